@@ -1,0 +1,221 @@
+"""The `training-analyzer` command line: serve, migrate, copy-data, version.
+
+Bad input (a wrong setting, a bad argument, an unreadable URL) prints one clear message and
+exits with status 2; nothing is changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+import structlog
+
+from training_analyzer import __version__
+from training_analyzer.adapters.sql import parse_database_url
+from training_analyzer.adapters.sql.copy import copy_data
+from training_analyzer.adapters.sql.migrate import migrate
+from training_analyzer.core.errors import ConfigurationError, DomainError, InvalidInput
+from training_analyzer.logging import configure_logging
+from training_analyzer.settings import Settings, load_settings
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+log = structlog.get_logger(__name__)
+
+
+class CliError(Exception):
+    """A user-facing error with an exit code."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_BAD_INPUT) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigurationError as exc:
+        raise CliError(f"configuration error: {exc.message}") from None
+
+
+def _setup_logging(settings: Settings) -> None:
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+
+
+# --- serve -------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Apply pending migrations, then serve the HTTP API with uvicorn."""
+    import uvicorn  # imported here so other commands start fast
+
+    settings = _settings()
+    _setup_logging(settings)
+    host = args.host or settings.host
+    port = args.port or settings.port
+    workers = args.workers or settings.workers
+    url = settings.effective_database_url
+    dialect, _ = parse_database_url(url)
+    if dialect != "memory":
+        applied = asyncio.run(migrate(url))
+        log.info("db.migrated", dialect=dialect, applied=len(applied))
+    base = f"http://{host}:{port}"
+    print(
+        f"Training Analyzer {__version__} serving on {base}\n"
+        f"  API docs:     {base}/schema\n"
+        f"  OpenAPI JSON: {base}/schema/openapi.json\n"
+        f"  Health:       {base}/health",
+        flush=True,
+    )
+    uvicorn.run(
+        "training_analyzer.entrypoints.http.app:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,  # structlog (configured per process by app_factory) owns the output
+        access_log=False,  # the request middleware logs each request with its id
+        proxy_headers=True,
+        server_header=False,
+    )
+    return EXIT_OK
+
+
+# --- migrate -----------------------------------------------------------------------------
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Apply pending migrations to TA_DATABASE_URL (or --url)."""
+    settings = _settings()
+    _setup_logging(settings)
+    url = args.url or settings.effective_database_url
+    applied = asyncio.run(migrate(url))
+    if applied:
+        print(f"applied {len(applied)} migration(s): {', '.join(applied)}")
+    else:
+        print("database is up to date")
+    return EXIT_OK
+
+
+# --- copy-data ---------------------------------------------------------------------------
+
+
+def cmd_copy_data(args: argparse.Namespace) -> int:
+    """Copy every table from one database to another, verifying row counts."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    settings = _settings()
+    _setup_logging(settings)
+    if args.source == args.target:
+        raise CliError("--from and --to name the same database")
+    with Progress(
+        TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), transient=False
+    ) as progress:
+        tasks: dict[str, Any] = {}
+
+        def on_progress(table: str, done: int, total: int) -> None:
+            if table not in tasks:
+                tasks[table] = progress.add_task(table, total=total)
+            progress.update(tasks[table], completed=done, total=total)
+
+        report = asyncio.run(
+            copy_data(
+                source_url=args.source,
+                target_url=args.target,
+                batch_size=args.batch_size,
+                progress=on_progress,
+            )
+        )
+    print(report.summary())
+    return EXIT_OK
+
+
+# --- version -----------------------------------------------------------------------------
+
+
+def cmd_version(_: argparse.Namespace) -> int:
+    """Print the version."""
+    print(f"training-analyzer {__version__}")
+    return EXIT_OK
+
+
+# --- parser ------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port between 1 and 65535, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = _Parser(prog="training-analyzer", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    serve = sub.add_parser("serve", help="serve the HTTP API (applies migrations first)")
+    serve.add_argument("--host", help="address to bind (default TA_HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=_port, help="port (default TA_PORT, 8000)")
+    serve.add_argument("--workers", type=_positive_int, help="worker processes (TA_WORKERS)")
+    serve.set_defaults(func=cmd_serve)
+
+    mig = sub.add_parser("migrate", help="apply pending database migrations")
+    mig.add_argument("--url", help="database URL (default TA_DATABASE_URL)")
+    mig.set_defaults(func=cmd_migrate)
+
+    copy = sub.add_parser("copy-data", help="copy every table between databases (re-runnable)")
+    copy.add_argument("--from", dest="source", required=True, help="source database URL")
+    copy.add_argument("--to", dest="target", required=True, help="target database URL")
+    copy.add_argument("--batch-size", type=_positive_int, default=1000, help="rows per batch")
+    copy.set_defaults(func=cmd_copy_data)
+
+    ver = sub.add_parser("version", help="print the version")
+    ver.set_defaults(func=cmd_version)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 1 failure, 2 bad input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except (InvalidInput, ConfigurationError) as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except DomainError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
