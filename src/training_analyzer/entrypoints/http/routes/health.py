@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+import structlog
 from litestar import Response, get
 from litestar.di import NamedDependency
 
@@ -12,6 +13,8 @@ from training_analyzer import __version__
 from training_analyzer.container import AppContainer
 from training_analyzer.core.errors import DomainError
 from training_analyzer.entrypoints.http.errors import problem
+
+log = structlog.get_logger(__name__)
 
 
 class Health(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,6 +54,10 @@ async def ready(container: NamedDependency[AppContainer]) -> Response[Any]:
         checks["database"] = "ok"
     except DomainError as exc:
         checks["database"] = exc.message
+        failed = True
+    except Exception as exc:  # readiness reports any failure instead of crashing the probe
+        log.warning("ready.database_failed", error=type(exc).__name__)
+        checks["database"] = f"unreachable ({type(exc).__name__})"
         failed = True
     if failed:
         return problem(503, code="not_ready", detail="a dependency is unavailable", checks=checks)
