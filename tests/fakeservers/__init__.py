@@ -1,0 +1,1 @@
+"""Local HTTP servers that speak external providers' wire formats, for contract tests."""
