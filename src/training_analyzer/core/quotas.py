@@ -179,8 +179,11 @@ def usage_window(*, period: Period, now: datetime, timezone: str) -> UsageWindow
         period = Period(period)
     except ValueError:
         raise InvalidInput("period", f"unknown period {period!r}") from None
-    instant = utc_instant("now", now)
-    tz = zone(timezone)
+    return _window(period, utc_instant("now", now), zone(timezone), timezone)
+
+
+def _window(period: Period, instant: datetime, tz: ZoneInfo, timezone: str) -> UsageWindow:
+    """The `period` window of `tz` containing the aware UTC `instant`."""
     first = _first_day(period, _local_wall(instant, tz).date())
     following = _next_first_day(period, first)
     start, resets_at = _day_start(first, tz), _day_start(following, tz)
