@@ -24,7 +24,7 @@ from enum import StrEnum
 import msgspec
 
 from training_analyzer.core.errors import InvalidInput, NotFound
-from training_analyzer.core.quotas import Period, count, usage_window, utc_instant
+from training_analyzer.core.quotas import Period, non_negative_count, usage_window, utc_instant
 from training_analyzer.core.tiers import Capped, Tier, Unlimited
 
 MICRO_USD_PER_USD = 1_000_000
@@ -49,7 +49,7 @@ class ModelPrice(msgspec.Struct, frozen=True, kw_only=True):
             ("cached_input_micro_usd_per_mtok", self.cached_input_micro_usd_per_mtok),
             ("output_micro_usd_per_mtok", self.output_micro_usd_per_mtok),
         ):
-            count(argument, price)
+            non_negative_count(argument, price)
 
 
 class PriceTable(msgspec.Struct, frozen=True, kw_only=True):
@@ -169,9 +169,9 @@ class TokenUsage(msgspec.Struct, frozen=True, kw_only=True):
     output_tokens: int
 
     def __post_init__(self) -> None:
-        count("input_tokens", self.input_tokens)
-        count("cached_input_tokens", self.cached_input_tokens)
-        count("output_tokens", self.output_tokens)
+        non_negative_count("input_tokens", self.input_tokens)
+        non_negative_count("cached_input_tokens", self.cached_input_tokens)
+        non_negative_count("output_tokens", self.output_tokens)
         if self.cached_input_tokens > self.input_tokens:
             raise InvalidInput(
                 "cached_input_tokens",
@@ -233,10 +233,10 @@ class SpendUsage(msgspec.Struct, frozen=True, kw_only=True):
     cost_this_month_micro_usd: int
 
     def __post_init__(self) -> None:
-        count("requests_today", self.requests_today)
-        count("tokens_today", self.tokens_today)
-        count("cost_today_micro_usd", self.cost_today_micro_usd)
-        count("cost_this_month_micro_usd", self.cost_this_month_micro_usd)
+        non_negative_count("requests_today", self.requests_today)
+        non_negative_count("tokens_today", self.tokens_today)
+        non_negative_count("cost_today_micro_usd", self.cost_today_micro_usd)
+        non_negative_count("cost_this_month_micro_usd", self.cost_this_month_micro_usd)
 
 
 class SpendRemaining(msgspec.Struct, frozen=True, kw_only=True):
@@ -321,8 +321,8 @@ def check_spend(
     used + max(planned, 1) <= limit: a call always takes at least one unit, so a budget that
     is fully spent refuses even a call whose cost is not known in advance.
     """
-    count("planned_tokens", planned_tokens)
-    count("planned_cost_micro_usd", planned_cost_micro_usd)
+    non_negative_count("planned_tokens", planned_tokens)
+    non_negative_count("planned_cost_micro_usd", planned_cost_micro_usd)
     day = usage_window(period=Period.DAY, now=now, timezone=timezone)
     month = usage_window(period=Period.MONTH, now=now, timezone=timezone)
     checks = (

@@ -116,7 +116,7 @@ def utc_instant(argument: str, value: datetime) -> datetime:
     return instant
 
 
-def count(argument: str, value: int) -> int:
+def non_negative_count(argument: str, value: int) -> int:
     """Return `value` if it is an integer >= 0 (not a bool), else raise InvalidInput."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(argument, f"expected an integer, got {value!r}")
@@ -234,7 +234,7 @@ def decide(*, tier: Tier, feature: Feature, used: int, now: datetime, timezone: 
     features. A use is allowed while used < limit. Days of history are a span, not a count:
     use `history_start` for them.
     """
-    used = count("used", used)
+    used = non_negative_count("used", used)
     if measure_of(feature) is Measure.DAYS_OF_HISTORY:
         raise InvalidInput("feature", "history is a span of days; use history_start")
     window = feature_window(feature=feature, now=now, timezone=timezone)
