@@ -55,6 +55,11 @@ class Argon2PasswordHasher:
             f"${_b64(bytes(salt_len))}${_b64(bytes(hash_len))}"
         )
 
+    @property
+    def dummy_hash(self) -> str:
+        """The never-matching hash `verify_dummy` checks against (same parameters as `hash`)."""
+        return self._dummy_hash
+
     async def hash(self, *, password: str) -> str:
         """Return an `$argon2id$...` hash of the NFKC form of the password."""
         prepared = _prepare(password)
