@@ -161,7 +161,7 @@ async def test_each_sign_in_gets_its_own_state_nonce_and_verifier(oidc: OidcWorl
     assert first.code_verifier != second.code_verifier
     # RFC 7636 §4.1: 43 to 128 characters; 43 URL-safe characters carry 256 bits.
     assert 43 <= len(first.code_verifier) <= 128
-    # The secrets stay server-side: the browser's URL never carries nonce-less PKCE secrets.
+    # The PKCE verifier stays server-side: the browser's URL never carries it.
     assert first.code_verifier not in first.url
 
 

@@ -58,8 +58,9 @@ _SUBJECT_MAX = 255
 class AuthorizationRequest(msgspec.Struct, frozen=True, kw_only=True):
     """A started sign-in: send the browser to `url`; persist the rest server-side until callback.
 
-    `state` must come back unchanged on the callback; `nonce` and `code_verifier` are secrets
-    the caller hands to `OidcProvider.complete` and must never reach the browser.
+    `state` must come back unchanged on the callback. `nonce` travels in `url` but only the
+    server-side copy is trusted when checking the ID token; `code_verifier` must never reach
+    the browser (only its S256 challenge does).
     """
 
     provider: str
