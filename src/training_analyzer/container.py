@@ -27,31 +27,24 @@ from training_analyzer.settings import Settings
 log = structlog.get_logger(__name__)
 
 
-def storage_kind(settings: Settings) -> str:
-    """Which storage adapter the settings select: memory, sqlite or postgres."""
-    dialect, _ = parse_database_url(settings.effective_database_url)
-    return dialect
+async def _open_storage(settings: Settings) -> AsyncIterator[Storage]:
+    """The storage resource: one adapter chosen by TA_DATABASE_URL, closed on shutdown.
 
-
-async def _memory_storage() -> AsyncIterator[InMemoryStorage]:
-    log.warning("storage.in_memory", detail="data lives in this process only and is lost on exit")
-    yield InMemoryStorage()
-
-
-async def _sqlite_storage(settings: Settings) -> AsyncIterator[SqliteStorage]:
-    _, path = parse_database_url(settings.effective_database_url)
-    storage = await SqliteStorage.open(path=path)
-    log.info("storage.opened", dialect="sqlite", path=path)
-    try:
-        yield storage
-    finally:
-        await storage.close()
-
-
-async def _postgres_storage(settings: Settings) -> AsyncIterator[PostgresStorage]:
-    _, dsn = parse_database_url(settings.effective_database_url)
-    storage = await PostgresStorage.open(dsn=dsn)
-    log.info("storage.opened", dialect="postgres")
+    One Resource that matches on the URL, rather than a Selector over three Resources,
+    because `init_resources()` initialises every Resource it can reach, selected or not.
+    """
+    dialect, location = parse_database_url(settings.effective_database_url)
+    storage: Storage
+    match dialect:
+        case "memory":
+            log.warning("storage.in_memory", detail="data lives in this process only")
+            storage = InMemoryStorage()
+        case "sqlite":
+            storage = await SqliteStorage.open(path=location)
+            log.info("storage.opened", dialect="sqlite", path=location)
+        case _:
+            storage = await PostgresStorage.open(dsn=location)
+            log.info("storage.opened", dialect="postgres")
     try:
         yield storage
     finally:
@@ -59,16 +52,11 @@ async def _postgres_storage(settings: Settings) -> AsyncIterator[PostgresStorage
 
 
 class Container(containers.DeclarativeContainer):
-    """Providers for every port; a Selector per port keyed by settings."""
+    """Providers for every port, each chosen by settings."""
 
     settings: providers.Dependency[Settings] = providers.Dependency(instance_of=Settings)
     clock: providers.Provider[Clock] = providers.Singleton(SystemClock)
-    storage: providers.Provider[Storage] = providers.Selector(
-        providers.Callable(storage_kind, settings),
-        memory=providers.Resource(_memory_storage),
-        sqlite=providers.Resource(_sqlite_storage, settings),
-        postgres=providers.Resource(_postgres_storage, settings),
-    )
+    storage: providers.Provider[Storage] = providers.Resource(_open_storage, settings)
 
 
 class AppContainer:
