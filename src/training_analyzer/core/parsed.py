@@ -82,12 +82,14 @@ class ParsedActivity(msgspec.Struct, frozen=True, kw_only=True):
 
     `elapsed_s` is wall time from start to end, pauses included; `timer_s` is the time the
     device's timer ran (pauses and auto-pause excluded: the moving time a device reports).
+    `name` is the title the file gives (a GPX track name), if any.
     `sport_name`/`sub_sport` keep the source's own words ("cycling"/"commuting", "Biking")
     so nothing is lost when `sport` falls back to OTHER. `source_id` is left for the caller
     (e.g. the sha256 of the uploaded bytes).
     """
 
     sport: Sport
+    name: str | None = None
     sport_name: str | None = None
     sub_sport: str | None = None
     start_time: datetime

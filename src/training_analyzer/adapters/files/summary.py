@@ -44,6 +44,7 @@ def assemble_streams(*, time_s: Sequence[float], channels: dict[str, list[Any]])
     taking the first present value. A channel with no value at all is None (not recorded).
     """
     times = list(time_s)
+    channels = {name: _finite_or_none(values) for name, values in channels.items()}
     if any(b <= a for a, b in itertools.pairwise(times)):
         order = sorted(range(len(times)), key=times.__getitem__)
         keep: list[list[int]] = []
@@ -63,6 +64,13 @@ def assemble_streams(*, time_s: Sequence[float], channels: dict[str, list[Any]])
         name: values for name, values in channels.items() if any(v is not None for v in values)
     }
     return Streams(time_s=times, **present)
+
+
+def _finite_or_none(values: list[Any]) -> list[Any]:
+    # Fast path at C speed: a finite total means every present sample is finite.
+    if math.isfinite(sum(filter(None, values))):
+        return values
+    return [v if v is None or math.isfinite(v) else None for v in values]
 
 
 def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -116,3 +124,74 @@ def max_or_none(values: Sequence[float | None] | None) -> float | None:
     if values is None:
         return None
     return max((v for v in values if v is not None), default=None)
+
+
+class Track:
+    """Trackpoints of a GPX/TCX activity collected as columns (absolute Unix times)."""
+
+    __slots__ = ("alt", "cad", "dist", "hr", "lat", "lon", "power", "speed", "time")
+
+    def __init__(self) -> None:
+        self.time: list[float] = []
+        self.lat: list[float | None] = []
+        self.lon: list[float | None] = []
+        self.alt: list[float | None] = []
+        self.hr: list[float | None] = []
+        self.cad: list[float | None] = []
+        self.power: list[float | None] = []
+        self.speed: list[float | None] = []
+        self.dist: list[float | None] = []
+
+    def add(
+        self,
+        *,
+        time: float,
+        lat: float | None = None,
+        lon: float | None = None,
+        alt: float | None = None,
+        hr: float | None = None,
+        cad: float | None = None,
+        power: float | None = None,
+        speed: float | None = None,
+        dist: float | None = None,
+    ) -> None:
+        """Append one trackpoint; a missing or impossible position drops both coordinates."""
+        if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            lat = lon = None
+        self.time.append(time)
+        self.lat.append(lat)
+        self.lon.append(lon)
+        self.alt.append(alt)
+        self.hr.append(hr if hr else None)  # 0 bpm is a missing reading
+        self.cad.append(cad)
+        self.power.append(power)
+        self.speed.append(speed)
+        self.dist.append(dist)
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+    def streams(self, *, start: float) -> Streams:
+        """Streams relative to `start`; distance from the file, else haversine along the track."""
+        order = sorted(range(len(self.time)), key=self.time.__getitem__)
+
+        def sort(values: list[Any]) -> list[Any]:
+            return [values[i] for i in order]
+
+        lat, lon = sort(self.lat), sort(self.lon)
+        dist = sort(self.dist)
+        if all(d is None for d in dist) and any(v is not None for v in lat):
+            dist = cumulative_distance_m(lat_deg=lat, lon_deg=lon)
+        return assemble_streams(
+            time_s=[t - start for t in sort(self.time)],
+            channels={
+                "hr_bpm": sort(self.hr),
+                "power_w": sort(self.power),
+                "speed_m_s": sort(self.speed),
+                "distance_m": dist,
+                "altitude_m": sort(self.alt),
+                "cadence_rpm": sort(self.cad),
+                "lat_deg": lat,
+                "lon_deg": lon,
+            },
+        )
