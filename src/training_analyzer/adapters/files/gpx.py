@@ -129,14 +129,16 @@ def parse_gpx(*, data: bytes) -> ParsedFile:
     first = handler.offsets[0] if handler.offsets else None
     offset = offset_from_local_s(first) if first is not None else None
     start_time = datetime.fromtimestamp(start, UTC)
-    figures = {
-        "distance_m": distance,
-        "avg_hr_bpm": mean_or_none(streams.hr_bpm),
-        "max_hr_bpm": max_or_none(streams.hr_bpm),
-        "avg_power_w": mean_or_none(streams.power_w),
-        "max_power_w": max_or_none(streams.power_w),
-        "avg_cadence_rpm": mean_or_none(streams.cadence_rpm),
-    }
+    lap = ParsedLap(
+        start_time=start_time,
+        elapsed_s=elapsed,
+        distance_m=distance,
+        avg_hr_bpm=mean_or_none(streams.hr_bpm),
+        max_hr_bpm=max_or_none(streams.hr_bpm),
+        avg_power_w=mean_or_none(streams.power_w),
+        max_power_w=max_or_none(streams.power_w),
+        avg_cadence_rpm=mean_or_none(streams.cadence_rpm),
+    )
     activity = ParsedActivity(
         sport=sport_from_name(handler.kind),
         name=handler.name,
@@ -144,9 +146,13 @@ def parse_gpx(*, data: bytes) -> ParsedFile:
         start_time=start_time,
         utc_offset_s=offset,
         elapsed_s=elapsed,
-        # The whole track is the one lap, with the same figures.
-        laps=[ParsedLap(start_time=start_time, elapsed_s=elapsed, **figures)],
+        distance_m=distance,
+        avg_hr_bpm=lap.avg_hr_bpm,
+        max_hr_bpm=lap.max_hr_bpm,
+        avg_power_w=lap.avg_power_w,
+        max_power_w=lap.max_power_w,
+        avg_cadence_rpm=lap.avg_cadence_rpm,
+        laps=[lap],  # GPX has no laps: the whole track is one, with the same figures
         streams=streams,
-        **figures,
     )
     return ParsedFile(activities=[activity], format="gpx", warnings=warnings)
