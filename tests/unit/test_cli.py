@@ -58,3 +58,41 @@ def test_copy_data_refuses_the_same_source_and_target(
     url = f"sqlite:///{tmp_path / 'same.db'}"
     assert main(["copy-data", "--from", url, "--to", url]) == 2
     assert "same database" in capsys.readouterr().err
+
+
+async def _seed_user(url: str, email: str) -> str:
+    from datetime import UTC, datetime
+
+    from training_analyzer.adapters.sql.migrate import migrate
+    from training_analyzer.adapters.sql.sqlite import SqliteStorage
+    from training_analyzer.core.accounts import User
+    from training_analyzer.ids import new_id
+
+    await migrate(url)
+    storage = await SqliteStorage.open(path=url.removeprefix("sqlite:///"))
+    try:
+        user_id = new_id()
+        now = datetime(2026, 1, 1, tzinfo=UTC)
+        user = User(id=user_id, email=email, display_name="A", created_at=now, updated_at=now)
+        async with storage.unit_of_work(user_id=user_id) as uow:
+            await uow.users.add(user_id=user_id, user=user)
+            await uow.commit()
+        return user_id
+    finally:
+        await storage.close()
+
+
+def test_copy_data_copies_verifies_and_reruns_as_a_no_op(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    source = f"sqlite:///{tmp_path / 'laptop.db'}"
+    target = f"sqlite:///{tmp_path / 'server.db'}"
+    asyncio.run(_seed_user(source, "a@example.com"))
+    assert main(["copy-data", "--from", source, "--to", target]) == 0
+    first = capsys.readouterr().out
+    assert "every table's row count matches" in first
+    assert "copied 1 new row(s)" in first
+    assert main(["copy-data", "--from", source, "--to", target]) == 0
+    assert "copied 0 new row(s)" in capsys.readouterr().out

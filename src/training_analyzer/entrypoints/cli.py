@@ -132,7 +132,25 @@ def cmd_copy_data(args: argparse.Namespace) -> int:
                 progress=on_progress,
             )
         )
-    print(report.summary())
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("table", "source rows", "target before", "target after", "added", "verified")
+    for t in report.tables:
+        table.add_row(
+            t.table,
+            str(t.source_rows),
+            str(t.target_rows_before),
+            str(t.target_rows),
+            str(t.inserted),
+            "ok" if t.matches else "MISMATCH",
+        )
+    Console().print(table)
+    if not report.ok:
+        bad = ", ".join(t.table for t in report.tables if not t.matches)
+        print(f"error: row counts differ after the copy in: {bad}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"copied {report.inserted} new row(s); every table's row count matches")
     return EXIT_OK
 
 

@@ -13,6 +13,7 @@ from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.datastructures import MutableScopeHeaders
 from litestar.di import Provide
+from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, YamlRenderPlugin
@@ -40,7 +41,7 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
     """Give every request an id (echoed as X-Request-ID), bind it to logs, log the outcome."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
         request_id = uuid.uuid4().hex
