@@ -35,10 +35,13 @@ _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 class Query:
     """A SQL statement with `:name` parameters, and its cached asyncpg form."""
 
-    __slots__ = ("_postgres", "text")
+    __slots__ = ("_postgres", "is_write", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
+        # Writes can fail on a constraint; adapters guard them so a failure (Conflict,
+        # NotFound) leaves the rest of the unit of work intact on every dialect.
+        self.is_write = text.lstrip().split(None, 1)[0].upper() in {"INSERT", "UPDATE", "DELETE"}
         self._postgres: tuple[str, tuple[str, ...]] | None = None
 
     @property
@@ -72,7 +75,9 @@ type Params = Mapping[str, object]
 class SqlConnection(Protocol):
     """One transaction's connection, with the dialect's value conversions.
 
-    Driver errors come out as core errors: a unique violation is Conflict, a foreign-key
+    A failed write is undone alone (statement atomicity on SQLite, a savepoint on PostgreSQL,
+    where an error would otherwise abort the whole transaction); `executemany` is all or
+    nothing. Driver errors come out as core errors: a unique violation is Conflict, a foreign-key
     violation NotFound, a row-level-security violation Forbidden, a missing table
     ConfigurationError, anything about reaching the database ExternalServiceError.
     """

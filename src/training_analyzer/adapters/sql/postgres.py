@@ -96,35 +96,29 @@ class PostgresConnection:
         self._check()
         sql, args = _args(query, params)
         try:
+            if query.is_write:
+                async with self.raw.transaction():  # a savepoint inside the unit of work
+                    return list(await self.raw.fetch(sql, *args))
             return list(await self.raw.fetch(sql, *args))
         except DB_ERRORS as exc:
             raise translate_postgres_error(exc) from exc
 
     async def fetchrow(self, query: Query, params: Params | None = None) -> Row | None:
         """The first row, or None."""
-        self._check()
-        sql, args = _args(query, params)
-        try:
-            row: Row | None = await self.raw.fetchrow(sql, *args)
-        except DB_ERRORS as exc:
-            raise translate_postgres_error(exc) from exc
-        return row
+        rows = await self.fetch(query, params)
+        return rows[0] if rows else None
 
     async def execute(self, query: Query, params: Params | None = None) -> None:
         """Run a statement."""
-        self._check()
-        sql, args = _args(query, params)
-        try:
-            await self.raw.execute(sql, *args)
-        except DB_ERRORS as exc:
-            raise translate_postgres_error(exc) from exc
+        await self.fetch(query, params)
 
     async def executemany(self, query: Query, rows: Sequence[Params]) -> None:
-        """Run a statement for each parameter set (pipelined by asyncpg)."""
+        """Run a statement for each parameter set (pipelined by asyncpg), all or nothing."""
         self._check()
         sql, names = query.postgres
         try:
-            await self.raw.executemany(sql, [[plain(r[n]) for n in names] for r in rows])
+            async with self.raw.transaction():
+                await self.raw.executemany(sql, [[plain(r[n]) for n in names] for r in rows])
         except DB_ERRORS as exc:
             raise translate_postgres_error(exc) from exc
 

@@ -106,11 +106,16 @@ class SqliteConnection:
     async def executemany(self, query: Query, rows: Sequence[Params]) -> None:
         """Run a statement for each parameter set."""
         self._check()
+        # Each row is its own statement to SQLite: a savepoint makes the batch all or nothing.
+        await self._db.execute("SAVEPOINT executemany")
         try:
             cursor = await self._db.executemany(query.text, [_encode(r) for r in rows])
             await cursor.close()
         except sqlite3.Error as exc:
+            await self._db.execute("ROLLBACK TO executemany")
+            await self._db.execute("RELEASE executemany")
             raise translate_sqlite_error(exc) from exc
+        await self._db.execute("RELEASE executemany")
 
     def time(self, value: Any) -> datetime:
         """Microseconds since the epoch as an aware UTC datetime."""
