@@ -169,6 +169,15 @@ def test_time_in_zones_rejects_impossible_samples(bad: float) -> None:
     assert err.value.argument == "samples"
 
 
+def test_time_in_zones_rejects_a_negative_sample_among_many_distinct_values() -> None:
+    # Thousands of distinct readings take the sorting path rather than the counting one.
+    samples: list[float | None] = [100 + i / 7 for i in range(3000)]
+    samples.append(-0.5)
+    with pytest.raises(InvalidInput) as err:
+        time_in_zones(samples=samples, zones=power_zones_coggan(ftp_w=250))
+    assert err.value.argument == "samples"
+
+
 def _reference_time_in_zones(samples: list[float | None], edges: tuple[float, ...]) -> list[int]:
     counts = [0] * (len(edges) + 1)
     for v in samples:

@@ -253,17 +253,17 @@ def time_in_zones(
     # One C-level sum catches NaN and infinities; only then walk the samples to name the culprit.
     if not math.isfinite(sum(present)):
         finite_samples("samples", samples)
-    lowest = min(present)
-    if lowest < 0:
-        raise InvalidInput("samples", f"must be >= 0, got {lowest!r}")
     edges = zones.boundaries
     # Whole-number bpm and watts repeat a lot: counting distinct values first is cheaper than
     # sorting. Interpolated streams rarely repeat, so they are sorted and bisected instead.
     if len(set(islice(present, _DISTINCT_PROBE))) <= _DISTINCT_PROBE // 2:
-        for value, n in Counter(present).items():
+        tally = Counter(present)
+        _check_non_negative(min(tally))
+        for value, n in tally.items():
             counts[bisect_right(edges, value)] += n
     else:
         present.sort()
+        _check_non_negative(present[0])
         # bisect_left counts values strictly below an edge, so a value on an edge goes up.
         previous = 0
         for i, n_below in enumerate([*(bisect_left(present, e) for e in edges), len(present)]):
@@ -272,7 +272,12 @@ def time_in_zones(
     return [c * interval for c in counts]
 
 
-_DISTINCT_PROBE = 512
+_DISTINCT_PROBE = 2048
+
+
+def _check_non_negative(lowest: float) -> None:
+    if lowest < 0:
+        raise InvalidInput("samples", f"must be >= 0, got {lowest!r}")
 
 
 def _percents(name: str, percents: Sequence[int]) -> list[int]:
