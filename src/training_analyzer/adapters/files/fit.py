@@ -250,6 +250,7 @@ _MESSAGE_FIELDS: Final[dict[int, dict[int, _Field]]] = {
         5: ("local_timestamp", 1, 0),
     },
 }
+_STRING_FIELDS: Final = frozenset({"product_name", "name", "sport_profile_name"})
 _TIMESTAMP_ONLY: Final[dict[int, _Field]] = {_TS: ("timestamp", 1, 0)}
 
 # Kinds of definitions, deciding what the decode loop does with a data message.
@@ -354,8 +355,11 @@ def _compile(definition: bytes, has_dev: bool) -> _Layout:
             continue
         code, bsize, invalid = base
         is_string = (raw_base & _BASE_TYPE_MASK) == _STRING
-        if fsize % bsize:
-            pad += fsize  # the SDK reads such a field as bytes; we have no use for it
+        if fsize % bsize or is_string != (spec[0] in _STRING_FIELDS) or code in "fd":
+            # The SDK reads a size that is no multiple of the type as bytes; a string where we
+            # expect a number (or the reverse), or a float where the profile has an integer
+            # type (every field we read is an integer or a string), is no value we can use.
+            pad += fsize
             continue
         if pad:
             parts.append(f"{pad}x")

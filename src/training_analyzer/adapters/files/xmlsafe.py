@@ -82,7 +82,10 @@ def parse_xml(data: bytes, *, handler: XmlHandler, what: str) -> None:
             f"this {what} file is not well-formed XML ({expat.errors.messages[exc.code]}"
             f", line {exc.lineno})",
         ) from None
-    except (UnicodeDecodeError, LookupError):
+    except InvalidInput:
+        raise
+    except (UnicodeDecodeError, LookupError, ValueError):
+        # ValueError: expat refuses multi-byte encodings other than UTF-8/16 (e.g. UTF-7).
         raise InvalidInput("file", f"this {what} file has an unreadable text encoding") from None
 
 
@@ -109,7 +112,9 @@ def root_element(data: bytes) -> str | None:
         parser.Parse(data[:65536], False)
     except _Stop:
         pass
-    except (expat.ExpatError, UnicodeDecodeError, LookupError):
+    except InvalidInput:
+        raise
+    except (expat.ExpatError, UnicodeDecodeError, LookupError, ValueError):
         return None
     return found[0] if found else None
 
