@@ -396,10 +396,7 @@ def _fastest_cover(d: list[float], target: float) -> tuple[float, float] | None:
         lag = first_reach(i) - i
         if lag < k_up:
             k_up = lag
-    # Starts near the end get the last sample as their horizon: they may reach the target in
-    # fewer than k_up samples even though a k_up-sample window no longer fits.
-    ahead = d[k_up:] + [d[-1]] * k_up
-    reach = list(compress(count(), map(le, repeat(need), map(sub, ahead, d))))
+    reach = _starts_reaching(d, need, k_up)
     k = k_up
     last = n - 1
     while k > 1:
@@ -424,3 +421,39 @@ def _fastest_cover(d: list[float], target: float) -> tuple[float, float] | None:
             if duration < best:
                 best, best_at = duration, float(i)
     return best, best_at
+
+
+_BLOCK = 16
+
+
+def _starts_reaching(d: list[float], need: float, lag: int) -> list[int]:
+    """Every start i with d[min(i + lag, n - 1)] - d[i] >= need, in order.
+
+    Starts near the end get the last sample as their horizon: they may reach in fewer than
+    `lag` samples even though a `lag`-sample window no longer fits. Blocks of 16 starts are
+    screened first: no start in [a, a+16) can reach unless d[a+15+lag] - d[a] does, which skips
+    most of a long effort's blocks for one cheap pass over every 16th sample.
+    """
+    n = len(d)
+    last = d[-1]
+    heads = d[::_BLOCK]
+    tails = d[_BLOCK - 1 + lag :: _BLOCK]
+    tails += [last] * (len(heads) - len(tails))
+    blocks = list(compress(count(), map(le, repeat(need), map(sub, tails, heads))))
+    if len(blocks) * 2 > len(heads):
+        ahead = d[lag:] + [last] * lag
+        return list(compress(count(), map(le, repeat(need), map(sub, ahead, d))))
+    out: list[int] = []
+    i = 0
+    while i < len(blocks):
+        # Merge consecutive screened blocks into one range [lo, hi) of starts.
+        j = i
+        while j + 1 < len(blocks) and blocks[j + 1] == blocks[j] + 1:
+            j += 1
+        lo = blocks[i] * _BLOCK
+        hi = min(n, (blocks[j] + 1) * _BLOCK)
+        ahead = d[lo + lag : hi + lag]
+        ahead += [last] * (hi - lo - len(ahead))
+        out.extend(compress(count(lo), map(le, repeat(need), map(sub, ahead, d[lo:hi]))))
+        i = j + 1
+    return out
