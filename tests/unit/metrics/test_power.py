@@ -290,6 +290,50 @@ def test_power_curve_does_not_rise_from_a_duration_to_its_multiples(ride: list[f
                 assert curve[long] <= curve[short] * (1 + 1e-9) + 1e-9
 
 
+def brute_force_best(ride: list[float], d: int) -> float:
+    """Best average over every window of d seconds, the obvious way."""
+    return max(math.fsum(ride[i : i + d]) for i in range(len(ride) - d + 1)) / d
+
+
+def test_power_curve_of_a_long_structured_ride_matches_brute_force() -> None:
+    # long enough that durations from a minute up are searched block by block
+    ride: list[float] = []
+    for level in (150.0, 210.0, 180.0, 420.0, 160.0, 260.0, 0.0, 240.0):
+        ride += [level + (i * 37 % 23) for i in range(450)]
+    durations = (5, 30, 60, 120, 300, 600, 1200, 1800)
+    curve = power_curve(power_w=list[float | None](ride), durations_s=durations)
+    assert curve is not None
+    for d in durations:
+        assert curve[d] == pytest.approx(brute_force_best(ride, d), rel=1e-12)
+
+
+@st.composite
+def blocky_rides(draw: st.DrawFn) -> list[float]:
+    """Rides of steady blocks with noise: the shape that lets the search skip blocks."""
+    ride: list[float] = []
+    for _ in range(draw(st.integers(min_value=2, max_value=8))):
+        level = draw(st.floats(min_value=0.0, max_value=600.0))
+        noise = draw(st.lists(st.floats(min_value=0, max_value=50), min_size=1, max_size=5))
+        length = draw(st.integers(min_value=30, max_value=400))
+        ride += [level + noise[i % len(noise)] for i in range(length)]
+    return ride
+
+
+@given(ride=blocky_rides())
+@settings(deadline=None, max_examples=60)
+def test_power_curve_equals_the_full_search_of_every_window(ride: list[float]) -> None:
+    prefix = [0.0]
+    for p in ride:
+        prefix.append(prefix[-1] + p)
+    durations = (60, 90, 120, 300, 600)
+    curve = power_curve(power_w=list[float | None](ride), durations_s=durations)
+    assert curve is not None
+    for d in durations:
+        if d <= len(ride):
+            full = max(prefix[i + d] - prefix[i] for i in range(len(ride) - d + 1)) / d
+            assert curve[d] == full  # the same subtraction picks the winner: bit-identical
+
+
 def test_standard_durations_are_the_published_list() -> None:
     assert STANDARD_DURATIONS_S == (5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
 

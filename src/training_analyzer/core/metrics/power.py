@@ -31,6 +31,12 @@ NP_WINDOW_S: Final = 30
 STANDARD_DURATIONS_S: Final = (5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
 
 _SECONDS_PER_HOUR: Final = 3600.0
+# `power_curve` searches durations of a minute and more block by block (see
+# `_best_window_sum`); a block of 16 s keeps its bound within 15 s of riding of the truth,
+# and searching one surviving block costs about as much as 40 windows of a full pass.
+_PRUNE_MIN_DURATION_S: Final = 60
+_PRUNE_BLOCK_S: Final = 16
+_BLOCK_OVERHEAD_WINDOWS: Final = 40
 # Timestamps this close to a whole second apart count as consecutive 1 Hz samples.
 _TIME_EPS_S: Final = 1e-6
 
@@ -152,13 +158,18 @@ def aerobic_decoupling_pct(
         return None
     same_length(("power_w", "hr_bpm"), power_w, hr_bpm)
     clean_power = present_samples("power_w", power_w, non_negative=True)
-    clean_hr = present_samples("hr_bpm", hr_bpm, non_negative=True, drop_zeros=True)
+    present_samples("hr_bpm", hr_bpm, non_negative=True)
     half = len(power_w) // 2
-    if len(clean_power) == len(power_w) and len(clean_hr) == len(hr_bpm):
-        # every second is paired: plain slice sums, all in C
-        p, h = cast("Sequence[float]", power_w), cast("Sequence[float]", hr_bpm)
-        first = _ratio(math.fsum(p[:half]), math.fsum(h[:half]))
-        second = _ratio(math.fsum(p[half:]), math.fsum(h[half:]))
+    if len(clean_power) == len(power_w):
+        # selecting power by the HR readings keeps exactly the seconds with HR > 0 (None and
+        # 0 are falsy), and filter(None, ...) sums the same seconds' HR; all in C
+        p = cast("Sequence[float]", power_w)
+        first = _ratio(
+            math.fsum(compress(p[:half], hr_bpm[:half])), math.fsum(filter(None, hr_bpm[:half]))
+        )
+        second = _ratio(
+            math.fsum(compress(p[half:], hr_bpm[half:])), math.fsum(filter(None, hr_bpm[half:]))
+        )
     else:
         # `h and p is not None` is falsy for a missing or 0 HR reading and a missing power one
         paired = [h and p is not None for p, h in zip(power_w, hr_bpm, strict=True)]
@@ -203,12 +214,41 @@ def power_curve(
         samples = _zero_fill_pauses(samples, time_s)
     prefix = list(accumulate(samples, initial=0.0))
     n = len(samples)
-    curve: dict[int, float] = {}
-    for d in wanted:
-        if d <= n:
-            # window sums prefix[i + d] - prefix[i], all in C: one pass per duration
-            curve[d] = max(map(sub, prefix[d:], prefix)) / d
-    return curve
+    return {d: _best_window_sum(prefix, d) / d for d in wanted if d <= n}
+
+
+def _best_window_sum(prefix: list[float], d: int) -> float:
+    """The largest prefix[i + d] - prefix[i]: exact, usually without visiting every window.
+
+    Power is never negative, so prefix sums never decrease (and float rounding keeps that
+    order). Every window starting in the block [s, s + B) therefore sums to at most
+    prefix[s + B - 1 + d] - prefix[s]. Blocks whose bound cannot beat the best block-aligned
+    window are skipped; the others are searched window by window, highest bound first, and
+    the winner is computed by the same subtraction as a full pass, so the result is identical.
+    On an even ride too many blocks survive, and one full pass (in C) is cheaper.
+    """
+    n = len(prefix) - 1
+    last = n - d  # last window start
+    block = _PRUNE_BLOCK_S
+    if d < _PRUNE_MIN_DURATION_S or last < 8 * block:
+        return float(max(map(sub, prefix[d:], prefix)))
+    starts = prefix[: last + 1 : block]
+    ends = prefix[block - 1 + d :: block]
+    if len(ends) < len(starts):  # the last block is partial: its windows end by prefix[n]
+        ends.append(prefix[n])
+    bounds = list(map(sub, ends, starts))
+    best: float = max(map(sub, prefix[d::block], starts))
+    survivors = [k for k, bound in enumerate(bounds) if bound > best]
+    if len(survivors) * (block + _BLOCK_OVERHEAD_WINDOWS) > (last + 1) // 2:
+        return float(max(map(sub, prefix[d:], prefix)))
+    survivors.sort(key=bounds.__getitem__, reverse=True)
+    for k in survivors:
+        if bounds[k] <= best:
+            break
+        lo = k * block
+        hi = min(lo + block, last + 1)
+        best = max(best, *map(sub, prefix[lo + d : hi + d], prefix[lo:hi]))
+    return best
 
 
 def _present_power(power_w: Sequence[float | None] | None) -> Sequence[float] | None:

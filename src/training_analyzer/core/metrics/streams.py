@@ -242,7 +242,8 @@ def resample_1hz(
 
     Each recorded stretch between pauses (holes in `time_s` longer than `max_gap_s`) gets its
     own grid `t0, t0 + 1, ...` starting at its first sample, so a stream already at 1 Hz comes
-    back unchanged (the very same object when it has no missing sample). Values between
+    back unchanged (the very same object when it has no missing sample; otherwise channels
+    that need no change are shared with the input, not copied). Values between
     recorded points are linearly interpolated when both neighbours are present. Then runs of
     at most `max_fill_s` missing samples are filled (within a stretch, never across a pause);
     longer runs stay None.
@@ -254,22 +255,24 @@ def resample_1hz(
     channels: dict[str, list[float | None] | None] = {
         name: getattr(streams, name) for name in _CHANNELS
     }
-    gappy = False
-    for name, channel in channels.items():
-        if channel is not None:
-            gappy = len(present_samples(name, channel)) < len(channel) or gappy
+    # channels with a missing sample; only these can need filling on a 1 Hz input
+    missing = {
+        name
+        for name, channel in channels.items()
+        if channel is not None and len(present_samples(name, channel)) < len(channel)
+    }
     if len(time_s) < 2:
         return streams
 
     breaks: list[int]
     if contiguous:
-        if not gappy or limit == 0:
+        if not missing or limit == 0:
             return streams
         grid_time, breaks, resampled = time_s, [], channels
     else:
         steps = list(map(sub, islice(time_s, 1, None), time_s))
         if all(abs(s - 1.0) <= _TIME_EPS_S or s > gap for s in steps):
-            if not gappy or limit == 0:
+            if not missing or limit == 0:
                 return streams
             grid_time, resampled = time_s, channels
             breaks = [i + 1 for i, s in enumerate(steps) if s > gap]
@@ -279,17 +282,19 @@ def resample_1hz(
                 name: None if ch is None else _interpolate(ch, left, weight)
                 for name, ch in channels.items()
             }
+            missing = {name for name, ch in resampled.items() if ch is not None and None in ch}
 
-    filled: dict[str, list[float | None] | None] = {}
-    bounds = [0, *breaks, len(grid_time)]
-    for name, channel in resampled.items():
-        if channel is None or limit == 0 or None not in channel:
-            filled[name] = None if channel is None else list(channel)
-            continue
-        pieces: list[float | None] = []
-        for lo, hi in pairwise(bounds):
-            pieces.extend(fill_dropouts(values=channel[lo:hi], max_fill_s=limit))
-        filled[name] = pieces
+    # channels without a hole are passed through as they are (lists are shared, not copied)
+    filled = dict(resampled)
+    if limit:
+        bounds = [0, *breaks, len(grid_time)]
+        for name in missing:
+            channel = resampled[name]
+            assert channel is not None  # only present channels are in `missing`
+            pieces: list[float | None] = []
+            for lo, hi in pairwise(bounds):
+                pieces.extend(fill_dropouts(values=channel[lo:hi], max_fill_s=limit))
+            filled[name] = pieces
     return Streams(time_s=list(grid_time), **filled)
 
 
@@ -324,21 +329,26 @@ def moving_time_s(
         )
         if channel is not None
     ]
-    for name, channel in evidence:
-        present_samples(name, channel)
+    complete = {name: len(present_samples(name, ch)) == len(ch) for name, ch in evidence}
     if contiguous and not evidence:
         return float(time_s[-1] - time_s[0])
     # Intervals (closing sample i + 1) that no channel shows moving. The first channel gives
-    # the candidates in one pass; the others only re-check those, usually a small minority.
+    # the candidates; the others only re-check those, usually a small minority.
     # `v or 0.0` reads a missing sample as "no sign of movement".
     idle: list[int] | None = None
     for name, channel in evidence:
         if idle is None:
-            if name == "speed_m_s":
-                flags = [(v or 0.0) < threshold for v in islice(channel, 1, None)]
+            tail = channel[1:]
+            if name == "speed_m_s" and complete[name]:
+                clean = cast("list[float]", tail)
+                # a stretch without a stop never drops below the threshold: one C pass says so
+                stops = min(clean, default=threshold) < threshold
+                flags = [v < threshold for v in clean] if stops else []
+            elif name == "speed_m_s":
+                flags = [(v or 0.0) < threshold for v in tail]
             else:
-                flags = [not v for v in islice(channel, 1, None)]
-            idle = list(compress(range(n - 1), flags))
+                flags = [not v for v in tail]
+            idle = list(compress(range(n - 1), flags)) if True in flags else []
         elif name == "speed_m_s":
             idle = [i for i in idle if (channel[i + 1] or 0.0) < threshold]
         else:
