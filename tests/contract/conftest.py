@@ -104,14 +104,14 @@ def postgres_dsn(postgres_admin_dsn: str) -> Iterator[str]:
 
 
 @pytest.fixture
-async def empty_postgres_dsn(postgres_admin_dsn: str) -> AsyncIterator[str]:
+def empty_postgres_dsn(postgres_admin_dsn: str) -> Iterator[str]:
     """A new, empty schema for one test (migration tests), dropped afterwards."""
     schema = _new_schema_name()
-    await _admin_execute(postgres_admin_dsn, f'CREATE SCHEMA "{schema}"')
+    run_sync(_admin_execute(postgres_admin_dsn, f'CREATE SCHEMA "{schema}"'))
     try:
         yield with_search_path(postgres_admin_dsn, schema)
     finally:
-        await _admin_execute(postgres_admin_dsn, f'DROP SCHEMA "{schema}" CASCADE')
+        run_sync(_admin_execute(postgres_admin_dsn, f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 @pytest.fixture(scope="session")

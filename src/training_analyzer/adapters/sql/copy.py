@@ -17,9 +17,11 @@ On PostgreSQL the copy is a named system-scope operation: its session sets
 from __future__ import annotations
 
 import abc
+import asyncio
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import aiosqlite
@@ -299,6 +301,10 @@ def _check_tables(side: str, found: dict[str, list[str]]) -> None:
             )
 
 
+def _is_file(path: str) -> bool:
+    return Path(path).expanduser().is_file()
+
+
 async def inspect_tables(url: str) -> dict[str, list[str]]:
     """Every data table of the database at `url` with its columns (for checks and tests)."""
     endpoint = await _open(url)
@@ -326,7 +332,9 @@ async def copy_data(
         raise ConfigurationError(f"batch size must be at least 1, got {batch_size}")
     if source_url.strip() == target_url.strip():
         raise ConfigurationError("copy-data needs two different databases")
-    source_dialect, _ = parse_database_url(source_url)
+    source_dialect, source_target = parse_database_url(source_url)
+    if source_dialect == "sqlite" and not await asyncio.to_thread(_is_file, source_target):
+        raise ConfigurationError(f"the source database file {source_target} does not exist")
     await migrate(target_url)
     source = await _open(source_url)
     try:

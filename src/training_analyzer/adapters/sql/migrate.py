@@ -98,13 +98,15 @@ def verify_applied(applied: dict[str, tuple[str, str]], migrations: list[Migrati
         if migration is None:
             raise ConfigurationError(
                 f"the database has migration {name} applied, which this version of the "
-                "application does not have: upgrade the application"
+                "application does not have: upgrade the application",
+                migration=name,
             )
         if migration.checksum != checksum:
             raise ConfigurationError(
                 f"migration {name} was edited after it was applied (recorded checksum "
                 f"{checksum[:12]}…, file {migration.checksum[:12]}…): restore the file and add "
-                "a new migration instead"
+                "a new migration instead",
+                migration=name,
             )
 
 
@@ -163,8 +165,13 @@ async def _migrate_sqlite(path: str, migrations: list[Migration]) -> list[str]:
                     await db.execute("COMMIT")
                     return applied_now
                 migration = pending[0]
-                for statement in split_sqlite_script(migration.sql):
-                    await db.execute(statement)
+                try:
+                    for statement in split_sqlite_script(migration.sql):
+                        await db.execute(statement)
+                except sqlite3.Error as exc:
+                    raise ConfigurationError(
+                        f"migration {migration.name} failed: {exc}", migration=migration.name
+                    ) from exc
                 await db.execute(
                     "INSERT INTO schema_migrations (version, name, checksum, applied_at) "
                     "VALUES (?, ?, ?, ?)",
@@ -216,7 +223,12 @@ async def _migrate_postgres(dsn: str, migrations: list[Migration]) -> list[str]:
                 if migration.version in applied:
                     continue
                 async with conn.transaction():
-                    await conn.execute(migration.sql)
+                    try:
+                        await conn.execute(migration.sql)
+                    except asyncpg.PostgresError as exc:
+                        raise ConfigurationError(
+                            f"migration {migration.name} failed: {exc}", migration=migration.name
+                        ) from exc
                     await conn.execute(
                         "INSERT INTO schema_migrations (version, name, checksum, applied_at) "
                         "VALUES ($1, $2, $3, $4)",
