@@ -125,6 +125,21 @@ def test_ngp_is_the_fourth_power_mean_of_full_30_second_windows() -> None:
     assert expected == pytest.approx(3.1656, abs=1e-4)
 
 
+def test_ngp_window_is_30_seconds_whatever_the_sample_interval() -> None:
+    # At 2 s per sample the 30 s window is 15 samples: 15 at 2 m/s then 15 at 4 m/s gives 16
+    # windows averaging 2 + 2j/15 m/s.
+    speeds = [2.0] * 15 + [4.0] * 15
+    expected = (sum((2 + 2 * j / 15) ** 4 for j in range(16)) / 16) ** 0.25
+    assert normalized_graded_speed_m_s(speed_m_s=speeds, sample_interval_s=2) == pytest.approx(
+        expected, rel=1e-12
+    )
+    assert normalized_graded_speed_m_s(speed_m_s=[3.0] * 14, sample_interval_s=2) is None
+    stress = run_stress(speed_m_s=[4.0] * 1800, threshold_pace_s_per_km=250, sample_interval_s=2)
+    assert stress is not None
+    assert stress.duration_s == 3600.0
+    assert stress.rtss == pytest.approx(100.0)
+
+
 def test_ngp_applies_the_grade_and_drops_missing_speed_samples() -> None:
     speeds: list[float | None] = [3.0] * 100 + [None] * 10
     grades: list[float | None] = [0.05] * 110

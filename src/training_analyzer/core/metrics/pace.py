@@ -11,7 +11,7 @@ gradient `i` costs the metabolic power of running `v * Cr(i) / Cr(0)` on the fla
 grade-adjusted speed (GAP). Gradients beyond the measured +-0.45 are clamped to it.
 
 NGP (normalized graded pace) is the running analogue of Normalized Power over GAP speed: the
-30-sample rolling mean over full windows only, its fourth-power mean, the fourth root; None
+30 s rolling mean over full windows only, its fourth-power mean, the fourth root; None
 samples (pauses, dropouts) are removed first, as for NP. rTSS = hours x IF^2 x 100 with
 IF = NGP speed / threshold speed, i.e. threshold pace / NGP pace (the TrainingPeaks definition).
 
@@ -37,7 +37,7 @@ from training_analyzer.core.validation import finite, finite_samples, non_negati
 MINETTI_MIN_GRADE = -0.45
 MINETTI_MAX_GRADE = 0.45
 MINETTI_FLAT_COST_J_KG_M = 3.6
-NGP_WINDOW_SAMPLES = 30
+NGP_WINDOW_S = 30.0
 _COVER_TOLERANCE_M = 1e-6
 
 
@@ -139,14 +139,15 @@ def normalized_graded_speed_m_s(
     *,
     speed_m_s: Sequence[float | None],
     grade: Sequence[float | None] | None = None,
+    sample_interval_s: float = 1.0,
 ) -> float | None:
-    """NGP as a speed (m/s); None with fewer than 30 present samples.
+    """NGP as a speed (m/s); None with less than one 30 s window of present samples.
 
     With `grade` None the run is taken as flat (normalized pace without grade adjustment); a
     None grade sample likewise counts as flat, since its speed sample is still real.
     """
-    gap = _gap_speeds(speed_m_s, grade)
-    return _fourth_power_mean_of_rolling(gap)
+    interval = positive("sample_interval_s", sample_interval_s)
+    return _fourth_power_mean_of_rolling(_gap_speeds(speed_m_s, grade), interval)
 
 
 def running_intensity_factor(*, ngp_speed_m_s: float, threshold_pace_s_per_km: float) -> float:
@@ -170,14 +171,14 @@ def run_stress(
     grade: Sequence[float | None] | None = None,
     sample_interval_s: float = 1.0,
 ) -> RunStress | None:
-    """NGP, IF and rTSS of a run; None when there are fewer than 30 present speed samples.
+    """NGP, IF and rTSS of a run; None with less than 30 s of present speed samples.
 
     The duration is that of the samples NGP was computed on (present samples only).
     """
     interval = positive("sample_interval_s", sample_interval_s)
     pace = positive("threshold_pace_s_per_km", threshold_pace_s_per_km)
     gap = _gap_speeds(speed_m_s, grade)
-    ngp = _fourth_power_mean_of_rolling(gap)
+    ngp = _fourth_power_mean_of_rolling(gap, interval)
     if ngp is None:
         return None
     duration = len(gap) * interval
@@ -291,7 +292,8 @@ def _gap_speeds(
                 append(v)
                 continue
             g = lo if g < lo else hi if g > hi else g
-            # Horner form of Minetti's polynomial, divided by its flat value 3.6.
+            # Minetti's polynomial (Horner form) over its flat value 3.6, inlined: a function
+            # call per sample would cost more than the polynomial itself.
             append(v * (((((155.4 * g - 30.4) * g - 43.3) * g + 46.3) * g + 19.5) * g + 3.6) / 3.6)
     if gap:
         if not math.isfinite(sum(gap)):
@@ -306,9 +308,9 @@ def _present(values: Sequence[float | None]) -> list[float]:
     return cast("list[float]", list(compress(values, map(is_not, values, repeat(None)))))
 
 
-def _fourth_power_mean_of_rolling(values: list[float]) -> float | None:
-    """(mean of (30-sample rolling mean)^4)^(1/4) over full windows; None if < 30 values."""
-    w = NGP_WINDOW_SAMPLES
+def _fourth_power_mean_of_rolling(values: list[float], interval_s: float) -> float | None:
+    """(mean of (30 s rolling mean)^4)^(1/4) over full windows; None if under 30 s of values."""
+    w = max(1, round(NGP_WINDOW_S / interval_s))
     if len(values) < w:
         return None
     prefix = list(accumulate(values, initial=0.0))
