@@ -192,12 +192,12 @@ def load_settings(
             dec_hook=lambda t, v: v if isinstance(v, Secret) else msgspec.convert(v, t),
         )
     except msgspec.ValidationError as exc:
-        name = _field_from_error(str(exc))
-        if name is None:
+        field = _field_from_error(str(exc))
+        if field is None:
             raise ConfigurationError(f"invalid configuration: {exc}") from None
-        shown = "(hidden)" if name in SECRET_FIELDS else repr(values.get(name))
+        shown = "(hidden)" if field in SECRET_FIELDS else repr(values.get(field))
         raise ConfigurationError(
-            f"{PREFIX}{name.upper()}: expected {_expected(annotations[name])}, got {shown}"
+            f"{PREFIX}{field.upper()}: expected {_expected(annotations[field])}, got {shown}"
         ) from None
 
 
