@@ -5,7 +5,7 @@ one second. None and 0 bpm samples are missing readings (a strap that lost conta
 writes 0) and are skipped; a negative or non-finite reading is impossible input. When the
 channel is absent or holds no reading the stream forms return None.
 
-Formulas: docs/metrics/heart-rate.md and the metrics reference, section 1.
+Formulas, sources and worked examples: docs/metrics/heart-rate.md.
 """
 
 from __future__ import annotations
@@ -290,8 +290,9 @@ def _banister_points(
 def _edwards_points(pairs: Sequence[tuple[float, int]], top: float) -> float:
     points = 0
     for hr, n in pairs:
-        # floor(10 * hr / max) is the tens of %HRmax; exact on a boundary for whole bpm values
-        tens = math.floor(hr * 10.0 / top)
+        # floor(10 * hr / max) is the tens of %HRmax, exact on a boundary for whole bpm values;
+        # at or above HRmax it is zone 5 anyway (and an absurd reading cannot overflow)
+        tens = 9 if hr >= top else math.floor(hr * 10.0 / top)
         points += n * min(max(tens - 4, 0), _EDWARDS_ZONES)
     return points / 60.0
 

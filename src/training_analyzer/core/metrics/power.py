@@ -6,7 +6,7 @@ has no samples at all, so both are removed, as ARCHITECTURE.md section 7a decide
 zeros (coasting) are real data and stay in. A negative or non-finite sample is impossible
 input.
 
-Formulas: docs/metrics/power.md and the metrics reference, sections 2.1, 2.2 and 2.5.
+Formulas, sources and worked examples: docs/metrics/power.md.
 """
 
 from __future__ import annotations

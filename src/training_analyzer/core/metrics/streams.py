@@ -42,8 +42,7 @@ PAUSE_GAP_S: Final = 25.0
 # A run of missing samples in one channel at most this long is filled by linear interpolation.
 # Sensor link drops are typically a few seconds; a hole that short is a small part of NP's 30 s
 # window, so interpolating moves NP by little, while a longer hole would invent a sizeable share
-# of a window. Longer runs stay None (metrics leave them out). The metrics reference (section
-# 2.1) recommends filling "short ones (a few seconds)" only.
+# of a window. Longer runs stay None (metrics leave them out). See docs/metrics/streams.md.
 DROPOUT_FILL_MAX_S: Final = 5
 
 # Below this speed a sample counts as standing still. GPS-derived speed of a device lying still
