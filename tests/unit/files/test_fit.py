@@ -354,3 +354,26 @@ def test_header_data_size_beyond_the_file_is_truncation() -> None:
     data[12:14] = b"\x00\x00"  # header CRC 0 = not computed
     with pytest.raises(InvalidInput, match="truncated"):
         parse_fit(data=bytes(data))
+
+
+def test_records_with_only_device_relative_times_are_refused() -> None:
+    # Timestamps below 0x10000000 count seconds since power-on (FIT Protocol, "Timestamps").
+    fit = fitgen.RawFit()
+    fit.define(0, 0, fitgen.FILE_ID_FIELDS).data(0, 4, 1, 1567, 7, 0xFFFFFFFF)
+    fit.define(1, 20, fitgen.RECORD_FIELDS).data(1, 1000, 120, 250).data(1, 1001, 121, 251)
+    with pytest.raises(InvalidInput, match="clock was not set"):
+        parse_fit(data=fit.close())
+
+
+def test_activity_file_without_records_or_sessions_is_refused() -> None:
+    fit = fitgen.RawFit()
+    fit.define(0, 0, fitgen.FILE_ID_FIELDS).data(0, 4, 1, 1567, 7, fitgen.fit_time(fitgen.START))
+    with pytest.raises(InvalidInput, match="holds no recorded data"):
+        parse_fit(data=fit.close())
+
+
+def test_other_fit_file_types_are_named_in_the_refusal() -> None:
+    fit = fitgen.RawFit()
+    fit.define(0, 0, fitgen.FILE_ID_FIELDS).data(0, 6, 1, 1567, 7, fitgen.fit_time(fitgen.START))
+    with pytest.raises(InvalidInput, match=r"this is a course file \(a route"):
+        parse_fit(data=fit.close())

@@ -67,6 +67,7 @@ from training_analyzer.core.parsed import ParsedActivity, ParsedFile, ParsedLap
 FIT_EPOCH_UNIX: Final = 631065600
 # Values below 0x10000000 are seconds since device power-on, not a clock time (same source).
 _MIN_ABSOLUTE_TS: Final = 0x10000000
+_FIRST_CLOCK_TIME: Final = FIT_EPOCH_UNIX + _MIN_ABSOLUTE_TS  # 1998-07-03T21:24:16Z
 
 _FILE_TYPE_ACTIVITY: Final = 4
 # FIT profile type "file": what a non-activity file is, in words a user understands.
@@ -378,17 +379,14 @@ def _compile(definition: bytes, has_dev: bool) -> _Layout:
             size_at = dev_start + 1 + 3 * j + 1
             size += definition[size_at]
             pad += definition[size_at]
-    ts = fields.pop("timestamp", None) if global_num != _RECORD else fields.get("timestamp")
+    ts = fields.get("timestamp")
     if global_num == _RECORD:
         kind = _RECORD_KIND
-    elif global_num in _MESSAGE_FIELDS:
+    elif global_num in _MESSAGE_FIELDS and fields:
         kind = _KEEP
-        if ts is not None:
-            fields["timestamp"] = ts
     else:
+        # Messages we do not read still carry the timestamp that compressed headers count from.
         kind = _TS_ONLY if ts is not None else _SKIP
-    if not fields and kind == _KEEP:
-        kind = _SKIP
     unpack = struct.Struct((">" if big else "<") + "".join(parts)).unpack_from if parts else None
     return _Layout(
         global_num=global_num,
@@ -623,7 +621,7 @@ def _decode_messages(data: bytes, pos: int, end: int) -> FitContent:
             layout = cache.get(key)
             if layout is None:
                 layout = _compile(key, has_dev)
-                if len(cache) < 4096:
+                if len(cache) < 1024:
                     cache[key] = layout
             layouts[header & 0x0F] = layout
             pos = body_end
@@ -752,7 +750,7 @@ def _first(msg: dict[str, Any], *names: str) -> Any:
     return None
 
 
-class _Span(msgspec.Struct, kw_only=True):
+class _Span(msgspec.Struct, frozen=True, kw_only=True):
     start: float
     end: float | None
     msg: dict[str, Any]
@@ -773,8 +771,13 @@ def _spans(content: FitContent, warnings: list[str]) -> list[_Span]:
         end = start + elapsed if elapsed is not None else stamp
         spans.append(_Span(start=start, end=end, msg=msg))
     if not spans:
-        stamps = [t for t in content.records.timestamp if t is not None]
+        stamps = [t for t in content.records.timestamp if t is not None and t >= _FIRST_CLOCK_TIME]
         if not stamps:
+            if any(t is not None for t in content.records.timestamp):
+                raise _refuse(
+                    "the recording has no clock times (the device's clock was not set): "
+                    "its start cannot be placed"
+                )
             return []
         sport_msg = content.sports[0] if content.sports else {}
         lap_msg = content.laps[0] if content.laps else {}
@@ -923,7 +926,7 @@ def _activity(
         max_power_w=_or(msg.get("max_power"), max_or_none(streams.power_w)),
         avg_speed_m_s=_first(msg, "enhanced_avg_speed", "avg_speed"),
         max_speed_m_s=_first(msg, "enhanced_max_speed", "max_speed"),
-        avg_cadence_rpm=msg.get("avg_cadence"),
+        avg_cadence_rpm=_or(msg.get("avg_cadence"), mean_or_none(streams.cadence_rpm)),
         elevation_gain_m=msg.get("total_ascent"),
         energy_kcal=msg.get("total_calories"),
         device_name=device[0],
