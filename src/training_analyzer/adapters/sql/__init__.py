@@ -39,7 +39,9 @@ def parse_database_url(url: str) -> tuple[Dialect, str]:
         return "postgres", "postgresql://" + rest
     if value in ("memory://", "memory:"):
         return "memory", ""
-    shown = value.split("@")[-1] if "@" in value else value
+    # Show the scheme (the usual mistake) but never the credentials before '@'.
+    scheme, sep, rest = value.partition("://")
+    shown = f"{scheme}{sep}{rest.rsplit('@', 1)[-1]}" if sep else value.rsplit("@", 1)[-1]
     raise ConfigurationError(
         f"unsupported database URL {shown!r}: expected sqlite:///path.db, "
         "postgresql://user@host:port/db or memory://"
