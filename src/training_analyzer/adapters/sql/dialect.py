@@ -116,8 +116,15 @@ class SqlConnection(Protocol):
         ...
 
 
+# Types every driver takes as they are; checked first because bulk inserts convert millions
+# of values and almost all of them are of these types.
+PASS_THROUGH: frozenset[type] = frozenset({str, int, float, bytes, type(None)})
+
+
 def plain(value: object) -> object:
     """Enums as their values; everything else unchanged."""
+    if type(value) in PASS_THROUGH:
+        return value
     if isinstance(value, enum.Enum):
         return value.value
     return value

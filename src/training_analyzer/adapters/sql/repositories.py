@@ -480,7 +480,8 @@ def _activity_values(activity: Activity) -> dict[str, object]:
     }
     for f in SUMMARY_FIELDS:
         values[f] = getattr(activity.summary, f)
-    return {k: plain(v) for k, v in values.items()}
+    # Enums are unwrapped by the connection, like every other value.
+    return values
 
 
 def _activity(conn: SqlConnection, r: Row) -> Activity:

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import aiosqlite
 
-from training_analyzer.adapters.sql.dialect import Params, Query, Row, Scope, plain
+from training_analyzer.adapters.sql.dialect import PASS_THROUGH, Params, Query, Row, Scope, plain
 from training_analyzer.adapters.sql.repositories import SqlUnitOfWork, transaction_scope
 from training_analyzer.core.errors import (
     ConfigurationError,
@@ -39,6 +39,8 @@ BUSY_TIMEOUT_MS = 5000
 
 def sqlite_value(value: object) -> object:
     """A Python value as SQLite stores it (see `adapters.sql.dialect`)."""
+    if type(value) in PASS_THROUGH:
+        return value
     value = plain(value)
     if isinstance(value, datetime):
         return to_micros(value)
@@ -50,7 +52,10 @@ def sqlite_value(value: object) -> object:
 
 
 def _encode(params: Params | None) -> dict[str, object]:
-    return {} if params is None else {k: sqlite_value(v) for k, v in params.items()}
+    if params is None:
+        return {}
+    passing = PASS_THROUGH
+    return {k: v if type(v) in passing else sqlite_value(v) for k, v in params.items()}
 
 
 def translate_sqlite_error(exc: sqlite3.Error) -> DomainError:
