@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import aiosqlite
 import asyncpg
 import pytest
 
+from tests.contract.conftest import run_sync
 from training_analyzer.adapters.sql import parse_database_url
 from training_analyzer.adapters.sql.copy import inspect_tables
 from training_analyzer.adapters.sql.migrate import (
@@ -183,3 +187,44 @@ def test_the_advisory_lock_key_is_per_schema_and_a_signed_bigint() -> None:
     assert len(keys) == 3
     assert all(-(2**63) <= k < 2**63 for k in keys)
     assert advisory_lock_key("public") == advisory_lock_key("public")
+
+
+@pytest.fixture(params=[pytest.param("postgres", marks=pytest.mark.postgres)])
+def app_login_dsn(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
+    """(owner DSN, DSN of a login role that only has the application role's rights)."""
+    owner_dsn: str = request.getfixturevalue("empty_postgres_dsn")
+    login = f"ta_test_login_{secrets.token_hex(4)}"
+    run_sync(_admin(owner_dsn, f'CREATE ROLE "{login}" LOGIN'))
+    parts = urlsplit(owner_dsn)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    app_dsn = urlunsplit(parts._replace(netloc=f"{login}@{host}{port}"))
+    try:
+        yield owner_dsn, app_dsn
+    finally:
+        run_sync(_admin(owner_dsn, f'DROP ROLE "{login}"'))
+
+
+async def _admin(dsn: str, statement: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def test_the_app_role_may_check_an_up_to_date_schema_but_not_migrate(
+    app_login_dsn: tuple[str, str], migrations_copy: Path
+) -> None:
+    owner_dsn, app_dsn = app_login_dsn
+    await migrate(owner_dsn, migrations_dir=migrations_copy)
+    login = urlsplit(app_dsn).username
+    await _admin(owner_dsn, f'GRANT training_analyzer_app TO "{login}"')
+    # `serve` migrates on start: with nothing pending the application's own role suffices.
+    assert await migrate(app_dsn, migrations_dir=migrations_copy) == []
+    (migrations_copy / "0003_extra.sql").write_text(EXTRA_TABLE)
+    with pytest.raises(ConfigurationError) as caught:
+        await migrate(app_dsn, migrations_dir=migrations_copy)
+    assert "0003_extra.sql" in caught.value.message
+    assert "owner" in caught.value.message
+    await _admin(owner_dsn, f'REVOKE training_analyzer_app FROM "{login}"')

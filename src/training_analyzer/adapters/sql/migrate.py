@@ -215,7 +215,10 @@ async def _migrate_postgres(dsn: str, migrations: list[Migration]) -> list[str]:
         # by the server if this process dies).
         await conn.execute("SELECT pg_advisory_lock($1)", key)
         try:
-            await conn.execute(CREATE_SCHEMA_MIGRATIONS)
+            # Only create the table when missing: the application role may check an up-to-date
+            # schema at start-up but has no right to create anything.
+            if not await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL"):
+                await conn.execute(CREATE_SCHEMA_MIGRATIONS)
             rows = await conn.fetch("SELECT version, name, checksum FROM schema_migrations")
             applied = {r["version"]: (r["name"], r["checksum"]) for r in rows}
             verify_applied(applied, migrations)
@@ -226,8 +229,12 @@ async def _migrate_postgres(dsn: str, migrations: list[Migration]) -> list[str]:
                     try:
                         await conn.execute(migration.sql)
                     except asyncpg.PostgresError as exc:
+                        hint = ""
+                        if isinstance(exc, asyncpg.InsufficientPrivilegeError):
+                            hint = " (run migrations as the schema owner, not the app role)"
                         raise ConfigurationError(
-                            f"migration {migration.name} failed: {exc}", migration=migration.name
+                            f"migration {migration.name} failed: {exc}{hint}",
+                            migration=migration.name,
                         ) from exc
                     await conn.execute(
                         "INSERT INTO schema_migrations (version, name, checksum, applied_at) "
