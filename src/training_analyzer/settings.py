@@ -7,10 +7,12 @@ expected. Secrets are wrapped in `Secret`, whose repr never shows the value.
 from __future__ import annotations
 
 import enum
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Final
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -70,6 +72,19 @@ class LogLevel(enum.StrEnum):
 
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 Workers = Annotated[int, msgspec.Meta(ge=1, le=64)]
+# Access tokens: 1 to 60 minutes (the design says 15; longer widens the revocation lag).
+AccessTokenTtl = Annotated[int, msgspec.Meta(ge=60, le=3600)]
+# Refresh tokens: 1 hour to 1 year, sliding on each rotation.
+RefreshTokenTtl = Annotated[int, msgspec.Meta(ge=3600, le=31_536_000)]
+# Attempts allowed per rate-limit window.
+AttemptLimit = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+# Rate-limit windows: 1 second to 1 day.
+WindowSeconds = Annotated[int, msgspec.Meta(ge=1, le=86_400)]
+
+GOOGLE_DISCOVERY_URL: Final = "https://accounts.google.com/.well-known/openid-configuration"
+# RFC 7518 §3.2: an HS256 key at least as long as the hash output (256 bits).
+MIN_JWT_SECRET_BYTES: Final = 32
+_KID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
 
 
 def default_data_dir() -> Path:
@@ -88,10 +103,68 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str = ""
     log_level: LogLevel = LogLevel.INFO
     log_format: LogFormat = LogFormat.AUTO
+    # Where browsers reach this service (Google redirect URIs are built from it);
+    # empty means http://TA_HOST:TA_PORT.
+    public_base_url: str = ""
+    # Access-token signing keys `kid:secret,kid2:secret2`; the first signs, all verify.
+    jwt_keys: Secret | None = None
+    access_token_ttl_s: AccessTokenTtl = 900
+    refresh_token_ttl_s: RefreshTokenTtl = 30 * 86_400
+    # Google sign-in; without a client id a fake provider stands in (not in production).
+    google_client_id: str = ""
+    google_client_secret: Secret | None = None
+    google_discovery_url: str = GOOGLE_DISCOVERY_URL
+    # Browser origins allowed to call the API (CORS), `https://app.example.com,...`.
+    cors_origins: tuple[str, ...] = ()
+    cors_allow_credentials: bool = False
+    # Peers whose X-Forwarded-For is believed (IPs or networks); empty: trust nobody.
+    trusted_proxies: tuple[str, ...] = ()
+    login_limit_per_ip: AttemptLimit = 30
+    login_limit_per_account: AttemptLimit = 10
+    login_window_s: WindowSeconds = 900
+    register_limit_per_ip: AttemptLimit = 10
+    register_limit_per_account: AttemptLimit = 5
+    register_window_s: WindowSeconds = 3600
 
     def __post_init__(self) -> None:
         if not self.host.strip():
             raise ConfigurationError("TA_HOST: expected a host name or address, got an empty value")
+        if self.public_base_url:
+            _check_base_url(self.public_base_url)
+        if self.jwt_keys is not None:
+            parse_jwt_keys(self.jwt_keys)
+        if self.google_client_id and self.google_client_secret is None:
+            raise ConfigurationError(
+                "TA_GOOGLE_CLIENT_SECRET: required when TA_GOOGLE_CLIENT_ID is set"
+            )
+        _check_discovery_url(self.google_discovery_url)
+        for origin in self.cors_origins:
+            _check_origin(origin)
+        if "*" in self.cors_origins and self.cors_allow_credentials:
+            raise ConfigurationError(
+                "TA_CORS_ORIGINS: a wildcard '*' cannot be combined with "
+                "TA_CORS_ALLOW_CREDENTIALS=true (browsers refuse it, and it would let any site "
+                "make credentialed calls); list the origins instead"
+            )
+        for proxy in self.trusted_proxies:
+            _check_proxy(proxy)
+
+    @property
+    def effective_public_base_url(self) -> str:
+        """The public base URL in force, without a trailing slash."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def is_production(self) -> bool:
+        """True when TA_ENV is production."""
+        return self.env is Environment.PRODUCTION
+
+    def jwt_key_ring(self) -> list[tuple[str, str]]:
+        """The configured access-token keys as (kid, secret), signing key first; [] if unset."""
+        return [] if self.jwt_keys is None else parse_jwt_keys(self.jwt_keys)
 
     @property
     def effective_database_url(self) -> str:
@@ -105,8 +178,84 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         out: dict[str, str] = {}
         for name in self.__struct_fields__:
             value = getattr(self, name)
-            out[PREFIX + name.upper()] = repr(value) if isinstance(value, Secret) else str(value)
+            if isinstance(value, Secret):
+                out[PREFIX + name.upper()] = repr(value)
+            elif isinstance(value, tuple):
+                out[PREFIX + name.upper()] = ",".join(value)
+            else:
+                out[PREFIX + name.upper()] = str(value)
         return out
+
+
+def parse_jwt_keys(keys: Secret) -> list[tuple[str, str]]:
+    """Split `kid:secret,kid2:secret2` into pairs; ConfigurationError (no secret shown) if bad."""
+    ring: list[tuple[str, str]] = []
+    for entry in keys.reveal().split(","):
+        kid, sep, secret = entry.strip().partition(":")
+        kid = kid.strip()
+        if not sep or not kid or not secret:
+            raise ConfigurationError(
+                "TA_JWT_KEYS: expected kid:secret pairs separated by commas (value hidden)"
+            )
+        if len(kid) > 64 or not set(kid) <= _KID_CHARS:
+            raise ConfigurationError(
+                f"TA_JWT_KEYS: key id {kid!r} must be 1-64 letters, digits, '.', '_' or '-'"
+            )
+        if any(kid == known for known, _ in ring):
+            raise ConfigurationError(f"TA_JWT_KEYS: key id {kid!r} appears twice")
+        if len(secret.encode("utf-8")) < MIN_JWT_SECRET_BYTES:
+            raise ConfigurationError(
+                f"TA_JWT_KEYS: the secret of key {kid!r} is shorter than "
+                f"{MIN_JWT_SECRET_BYTES} bytes (generate one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+        ring.append((kid, secret))
+    return ring
+
+
+def _check_base_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigurationError(
+            f"TA_PUBLIC_BASE_URL: expected an absolute http(s) URL such as "
+            f"https://api.example.com, got {url!r}"
+        )
+
+
+def _check_discovery_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigurationError(
+            f"TA_GOOGLE_DISCOVERY_URL: expected an absolute http(s) URL, got {url!r}"
+        )
+
+
+def _check_origin(origin: str) -> None:
+    if origin == "*":
+        return
+    parts = urlsplit(origin)
+    # An origin is scheme://host[:port] exactly (RFC 6454): no path, query or trailing slash.
+    if (
+        parts.scheme not in {"http", "https"}
+        or not parts.hostname
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        raise ConfigurationError(
+            f"TA_CORS_ORIGINS: expected origins like https://app.example.com (no path), "
+            f"or '*', got {origin!r}"
+        )
+
+
+def _check_proxy(proxy: str) -> None:
+    try:
+        ipaddress.ip_network(proxy, strict=False)
+    except ValueError:
+        raise ConfigurationError(
+            f"TA_TRUSTED_PROXIES: expected IP addresses or networks (10.0.0.0/8), got {proxy!r}"
+        ) from None
 
 
 SECRET_FIELDS: Final[frozenset[str]] = frozenset(
@@ -138,13 +287,21 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
+_RANGES: Final[dict[str, str]] = {
+    "Port": "an integer port between 1 and 65535",
+    "Workers": "an integer between 1 and 64",
+    "AccessTokenTtl": "a number of seconds between 60 and 3600",
+    "RefreshTokenTtl": "a number of seconds between 3600 and 31536000",
+    "AttemptLimit": "an integer between 1 and 1000000",
+    "WindowSeconds": "a number of seconds between 1 and 86400",
+}
+
+
 def _expected(field_type: Any) -> str:
     """Say in words what a field expects, for error messages."""
     text = str(field_type)
-    if "Port" in text:
-        return "an integer port between 1 and 65535"
-    if "Workers" in text:
-        return "an integer between 1 and 64"
+    if text in _RANGES:
+        return _RANGES[text]
     if text == "bool":
         return "true or false"
     for enum_type in (Environment, LogFormat, LogLevel):
@@ -182,6 +339,8 @@ def load_settings(
             values[name] = lowered in _TRUE
         elif "Secret" in typ:
             values[name] = Secret(value) if value else None
+        elif typ.startswith("tuple[str"):
+            values[name] = [item.strip() for item in value.split(",") if item.strip()]
         else:
             values[name] = value.strip()
     try:

@@ -13,6 +13,7 @@ from datetime import datetime
 
 import msgspec
 
+from training_analyzer.core import identity
 from training_analyzer.core.errors import InvalidInput
 from training_analyzer.core.tiers import Tier
 
@@ -28,16 +29,12 @@ def _non_empty(name: str, value: str | None) -> None:
 
 
 def normalize_email(email: str) -> str:
-    """The canonical form of an email address used for lookups: trimmed and lower-cased.
+    """The canonical form of an email address used for lookups and storage.
 
-    Lower-casing the local part is not RFC 5321 behaviour, but every large provider treats it
-    case-insensitively and two accounts differing only in case are a support problem.
+    One rule for the whole product: this delegates to `core.identity.normalize_email`
+    (trimmed, NFC, lower-cased, checked; the error never echoes the address).
     """
-    value = email.strip().lower()
-    local, at, domain = value.partition("@")
-    if not at or not local or not domain or "@" in domain or any(c.isspace() for c in value):
-        raise InvalidInput("email", f"not an email address: {email!r}")
-    return value
+    return identity.normalize_email(email)
 
 
 class Role(enum.StrEnum):
@@ -111,11 +108,17 @@ class RefreshSession(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class IdentityProvider(enum.StrEnum):
-    """External accounts a user can link."""
+    """External accounts a user can link.
+
+    FAKE is the development stand-in for Google (`adapters.memory.identity.FakeOidcProvider`,
+    wired when no Google client id is configured). Its identities are stored under their own
+    name so a development database never holds a "google" link that no Google account backs.
+    """
 
     GOOGLE = "google"
     GARMIN = "garmin"
     STRAVA = "strava"
+    FAKE = "fake"
 
 
 class LinkedIdentity(msgspec.Struct, frozen=True, kw_only=True):
