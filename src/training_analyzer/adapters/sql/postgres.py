@@ -181,6 +181,11 @@ class PostgresStorage:
                 init=_RoleInit(app_role),
                 statement_cache_size=512,
             )
+        except (asyncpg.TooManyConnectionsError, asyncpg.CannotConnectNowError) as exc:
+            raise ExternalServiceError(f"PostgreSQL refused connections: {exc}") from exc
+        except asyncpg.PostgresError as exc:
+            # Wrong password, database or role: the settings, not the server, are at fault.
+            raise ConfigurationError(f"cannot open the PostgreSQL database: {exc}") from exc
         except DB_ERRORS as exc:
             raise translate_postgres_error(exc) from exc
         return cls(pool)

@@ -143,7 +143,10 @@ def _prepare_file(path: str) -> str:
 
 async def connect(path: str) -> aiosqlite.Connection:
     """Open a SQLite connection with the project's settings (WAL, foreign keys, busy timeout)."""
-    location = path if path == ":memory:" else await asyncio.to_thread(_prepare_file, path)
+    try:
+        location = path if path == ":memory:" else await asyncio.to_thread(_prepare_file, path)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot create the SQLite database at {path}: {exc}") from exc
     try:
         db = await aiosqlite.connect(location, isolation_level=None)
     except sqlite3.Error as exc:
