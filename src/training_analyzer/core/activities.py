@@ -348,8 +348,8 @@ def find_duplicate(candidate: Activity, existing: Iterable[Activity]) -> Activit
 
 
 # Stream blobs: one version byte, then zlib-compressed MessagePack of the Streams struct.
-# MessagePack keeps floats as IEEE doubles, so a round trip is exact; zlib typically shrinks a
-# one-hour ride (9 channels x 3,600 samples) from ~290 kB to ~90 kB. The version byte lets a
+# MessagePack keeps floats as IEEE doubles, so a round trip is exact; zlib shrinks a one-hour
+# ride (9 channels x 3,600 noisy samples) from ~290 kB to ~95 kB. The version byte lets a
 # later format (e.g. delta-coded float32 columns) coexist with stored blobs.
 _STREAMS_FORMAT_V1 = 1
 _streams_encoder = msgspec.msgpack.Encoder()
