@@ -71,6 +71,14 @@ def load_migrations(dialect: SqlDialect, directory: Path | None = None) -> list[
                 f"migration file {path.name!r} is not named NNNN_name[.sqlite|.postgres].sql"
             )
         slot = by_version.setdefault(match["version"], {})
+        # A version's shared and per-dialect files must be one migration under one name:
+        # otherwise a dialect would silently skip the other file's statements.
+        other = next(iter(slot.values()), None)
+        if other is not None and _FILE.match(other.name)["name"] != match["name"]:  # type: ignore[index]
+            raise ConfigurationError(
+                f"two different migrations share version {match['version']}: "
+                f"{other.name} and {path.name} (give the new one the next free number)"
+            )
         if match["dialect"] in slot:
             raise ConfigurationError(
                 f"two migration files for version {match['version']}: "
