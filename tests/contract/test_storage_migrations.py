@@ -27,8 +27,13 @@ from training_analyzer.adapters.sql.schema import TABLES
 from training_analyzer.core.errors import ConfigurationError
 
 EXPECTED = {
-    "sqlite": ["0001_initial.sql"],
-    "postgres": ["0001_initial.sql", "0002_row_level_security.postgres.sql"],
+    "sqlite": ["0001_initial.sql", "0003_sign_in_flows_and_rate_limits.sql"],
+    "postgres": [
+        "0001_initial.sql",
+        "0002_row_level_security.postgres.sql",
+        "0003_sign_in_flows_and_rate_limits.sql",
+        "0004_sign_in_flows_and_rate_limits_rls.postgres.sql",
+    ],
 }
 EXTRA_TABLE = "CREATE TABLE extra_things (user_id TEXT NOT NULL, n INTEGER NOT NULL);\n"
 
@@ -84,7 +89,7 @@ async def test_an_edited_applied_migration_refuses_to_start_naming_it(
     await migrate(empty_url, migrations_dir=migrations_copy)
     first = migrations_copy / "0001_initial.sql"
     first.write_text(first.read_text() + "\n-- a harmless-looking edit\n")
-    (migrations_copy / "0003_extra.sql").write_text(EXTRA_TABLE)
+    (migrations_copy / "9000_extra.sql").write_text(EXTRA_TABLE)
     with pytest.raises(ConfigurationError) as caught:
         await migrate(empty_url, migrations_dir=migrations_copy)
     assert "0001_initial.sql" in caught.value.message
@@ -97,8 +102,8 @@ async def test_a_new_migration_applies_after_the_existing_ones(
     empty_url: str, migrations_copy: Path
 ) -> None:
     await migrate(empty_url, migrations_dir=migrations_copy)
-    (migrations_copy / "0003_extra.sql").write_text(EXTRA_TABLE)
-    assert await migrate(empty_url, migrations_dir=migrations_copy) == ["0003_extra.sql"]
+    (migrations_copy / "9000_extra.sql").write_text(EXTRA_TABLE)
+    assert await migrate(empty_url, migrations_dir=migrations_copy) == ["9000_extra.sql"]
     assert "extra_things" in await _table_names(empty_url)
     assert await migrate(empty_url, migrations_dir=migrations_copy) == []
 
@@ -106,11 +111,11 @@ async def test_a_new_migration_applies_after_the_existing_ones(
 async def test_a_database_ahead_of_the_application_refuses_to_start(
     empty_url: str, migrations_copy: Path
 ) -> None:
-    (migrations_copy / "0003_extra.sql").write_text(EXTRA_TABLE)
+    (migrations_copy / "9000_extra.sql").write_text(EXTRA_TABLE)
     await migrate(empty_url, migrations_dir=migrations_copy)
     with pytest.raises(ConfigurationError) as caught:
         await migrate(empty_url)
-    assert "0003_extra.sql" in caught.value.message
+    assert "9000_extra.sql" in caught.value.message
     assert "upgrade" in caught.value.message
 
 
@@ -118,14 +123,14 @@ async def test_a_failing_migration_leaves_no_trace_and_can_be_fixed(
     empty_url: str, migrations_copy: Path
 ) -> None:
     await migrate(empty_url, migrations_dir=migrations_copy)
-    broken = migrations_copy / "0003_extra.sql"
+    broken = migrations_copy / "9000_extra.sql"
     broken.write_text(EXTRA_TABLE + "CREATE TABLE oops (;\n")
     with pytest.raises(ConfigurationError) as caught:
         await migrate(empty_url, migrations_dir=migrations_copy)
-    assert "0003_extra.sql" in caught.value.message
+    assert "9000_extra.sql" in caught.value.message
     assert "extra_things" not in await _table_names(empty_url)
     broken.write_text(EXTRA_TABLE)
-    assert await migrate(empty_url, migrations_dir=migrations_copy) == ["0003_extra.sql"]
+    assert await migrate(empty_url, migrations_dir=migrations_copy) == ["9000_extra.sql"]
 
 
 async def test_concurrent_migrations_apply_each_file_once(empty_url: str) -> None:
@@ -222,9 +227,9 @@ async def test_the_app_role_may_check_an_up_to_date_schema_but_not_migrate(
     await _admin(owner_dsn, f'GRANT training_analyzer_app TO "{login}"')
     # `serve` migrates on start: with nothing pending the application's own role suffices.
     assert await migrate(app_dsn, migrations_dir=migrations_copy) == []
-    (migrations_copy / "0003_extra.sql").write_text(EXTRA_TABLE)
+    (migrations_copy / "9000_extra.sql").write_text(EXTRA_TABLE)
     with pytest.raises(ConfigurationError) as caught:
         await migrate(app_dsn, migrations_dir=migrations_copy)
-    assert "0003_extra.sql" in caught.value.message
+    assert "9000_extra.sql" in caught.value.message
     assert "owner" in caught.value.message
     await _admin(owner_dsn, f'REVOKE training_analyzer_app FROM "{login}"')

@@ -15,7 +15,7 @@ import pytest
 
 from tests.contract import storage_builders as make
 from training_analyzer.adapters.sql.postgres import APP_ROLE, PostgresStorage
-from training_analyzer.adapters.sql.schema import TABLES
+from training_analyzer.adapters.sql.schema import TABLES, TRANSIENT_TABLES
 from training_analyzer.ports.storage import Storage
 
 
@@ -163,4 +163,4 @@ async def test_every_table_forces_row_level_security_with_a_tenant_policy(
     found = {
         r["relname"]: (r["relrowsecurity"], r["relforcerowsecurity"], r["policies"]) for r in rows
     }
-    assert found == {t.name: (True, True, 1) for t in TABLES}
+    assert found == {t.name: (True, True, 1) for t in (*TABLES, *TRANSIENT_TABLES)}

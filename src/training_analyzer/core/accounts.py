@@ -228,3 +228,55 @@ class AuditEvent(msgspec.Struct, frozen=True, kw_only=True):
         _non_empty("id", self.id)
         _non_empty("action", self.action)
         _aware("at", self.at)
+
+
+class OidcFlow(msgspec.Struct, frozen=True, kw_only=True):
+    """A started external sign-in, kept server-side until its callback (any instance may finish).
+
+    Keyed by `state_hash`, the SHA-256 hex digest of the `state` the browser carries, so the
+    stored row alone cannot be matched to a callback URL. `code_verifier` never reaches the
+    browser; `nonce` is the copy trusted when checking the ID token; `redirect_uri` is the
+    callback the provider was told (the code exchange must repeat it); `return_to` is where
+    the browser goes after a successful sign-in, if the caller asked for somewhere.
+    """
+
+    state_hash: str
+    provider: IdentityProvider
+    code_verifier: str
+    nonce: str
+    redirect_uri: str
+    created_at: datetime
+    expires_at: datetime
+    return_to: str | None = None
+
+    def __post_init__(self) -> None:
+        _non_empty("state_hash", self.state_hash)
+        _non_empty("code_verifier", self.code_verifier)
+        _non_empty("nonce", self.nonce)
+        _non_empty("redirect_uri", self.redirect_uri)
+        _aware("created_at", self.created_at)
+        _aware("expires_at", self.expires_at)
+        if self.expires_at <= self.created_at:
+            raise InvalidInput("expires_at", "must be after created_at")
+
+    def is_live(self, now: datetime) -> bool:
+        """True while the flow may still be completed at `now`."""
+        return now < self.expires_at
+
+
+class RateLimitHit(msgspec.Struct, frozen=True, kw_only=True):
+    """One more attempt counted against `key`: the count in the current window, and its end.
+
+    A window opens at the first hit after the previous one ended and lasts a fixed time;
+    `count` includes the hit just made.
+    """
+
+    key: str
+    count: int
+    reset_at: datetime
+
+    def __post_init__(self) -> None:
+        _non_empty("key", self.key)
+        if self.count < 1:
+            raise InvalidInput("count", f"must be >= 1, got {self.count}")
+        _aware("reset_at", self.reset_at)

@@ -8,11 +8,13 @@ missing row. On PostgreSQL, row-level security keyed on the same user is a secon
 the query filters.
 
 System scope. A few operations are not about one user: finding the account behind an email at
-login, an admin listing, applying a payment webhook, purging expired sessions. They run in
+login, an admin listing, applying a payment webhook, purging expired sessions, keeping a
+started Google sign-in until its callback, counting login attempts per IP. They run in
 `Storage.system(reason=...)`, a named scope whose unit of work additionally exposes
-`directory` and `payment_events`, and whose repositories accept any `user_id` (still filtering
-by it). The reason is recorded with the transaction (on PostgreSQL in `app.scope`) so a
-cross-tenant query is always deliberate and greppable.
+`directory`, `payment_events`, `oidc_flows` and `rate_limits` (rows that belong to no user),
+and whose repositories accept any `user_id` (still filtering by it). The reason is recorded
+with the transaction (on PostgreSQL in `app.scope`) so a cross-tenant query is always
+deliberate and greppable.
 
 Transactions. Leaving the `async with` block normally commits; an exception rolls everything
 back and propagates. `commit()` / `rollback()` end the transaction early; the unit of work
@@ -34,7 +36,9 @@ from training_analyzer.core.accounts import (
     AuditEvent,
     IdentityProvider,
     LinkedIdentity,
+    OidcFlow,
     PaymentEvent,
+    RateLimitHit,
     RefreshSession,
     Subscription,
     UsageCounter,
@@ -310,6 +314,50 @@ class PaymentEventRepository(Protocol):
         ...
 
 
+class OidcFlowRepository(Protocol):
+    """Started external sign-ins (system scope only: they belong to nobody yet).
+
+    A flow is single use: `take` removes it whether or not it is still live, so a replayed or
+    forged callback finds nothing.
+    """
+
+    async def put(self, *, flow: OidcFlow) -> None:
+        """Store a new flow. Raises Conflict if its state hash is stored already."""
+        ...
+
+    async def take(self, *, state_hash: str, now: datetime) -> OidcFlow | None:
+        """Remove the flow with this state hash and return it if it is live at `now`.
+
+        Atomic: of two concurrent takes of one flow at most one gets it. An expired flow is
+        removed too, and gives None.
+        """
+        ...
+
+    async def purge_expired(self, *, now: datetime) -> int:
+        """Delete the flows no longer live at `now`; returns how many."""
+        ...
+
+
+class RateLimitRepository(Protocol):
+    """Attempt counters shared by every instance (system scope only: keyed by IP or account).
+
+    Fixed windows: the first hit on a key (or the first after its window ended) opens a window
+    of `window_s` seconds; later hits in it count up.
+    """
+
+    async def hit(self, *, key: str, window_s: int, now: datetime) -> RateLimitHit:
+        """Count one attempt against `key` and return the count and the window's end.
+
+        One atomic upsert: N concurrent hits on a key produce the counts 1..N exactly once each.
+        Raises InvalidInput for an empty key or a window shorter than one second.
+        """
+        ...
+
+    async def purge_expired(self, *, now: datetime) -> int:
+        """Delete the counters whose window ended at or before `now`; returns how many."""
+        ...
+
+
 class AccountDirectory(Protocol):
     """Cross-user lookups (system scope only): login, token refresh, webhooks, admin."""
 
@@ -341,6 +389,13 @@ class AccountDirectory(Protocol):
 
     async def purge_expired_sessions(self, *, before: datetime) -> int:
         """Delete sessions that expired before `before`; returns how many."""
+        ...
+
+    async def audit_page(self, *, cursor: str | None = None, limit: int = 50) -> Page[AuditEvent]:
+        """Every user's audit events (and those of no user), newest first, keyset-paginated.
+
+        For administrators. Raises InvalidInput on a bad cursor or a limit outside 1..200.
+        """
         ...
 
 
@@ -417,6 +472,16 @@ class SystemUnitOfWork(UnitOfWork, Protocol):
     @property
     def payment_events(self) -> PaymentEventRepository:
         """Payment webhook events."""
+        ...
+
+    @property
+    def oidc_flows(self) -> OidcFlowRepository:
+        """Started external sign-ins."""
+        ...
+
+    @property
+    def rate_limits(self) -> RateLimitRepository:
+        """Shared attempt counters."""
         ...
 
 

@@ -14,16 +14,19 @@ import copy
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import msgspec
 
 from training_analyzer.adapters.sql.dialect import Scope
+from training_analyzer.adapters.sql.repositories import check_rate_limit_hit
 from training_analyzer.core.accounts import (
     AuditEvent,
     IdentityProvider,
     LinkedIdentity,
+    OidcFlow,
     PaymentEvent,
+    RateLimitHit,
     RefreshSession,
     Subscription,
     UsageCounter,
@@ -61,6 +64,7 @@ from training_analyzer.ports.storage import SystemUnitOfWork, UnitOfWork
 
 _ACTIVITY_CURSOR = "activities"
 _AUDIT_CURSOR = "audit"
+_ALL_AUDIT_CURSOR = "audit-all"
 _USER_CURSOR = "users"
 
 
@@ -79,6 +83,8 @@ class _Tables:
     usage: dict[tuple[str, str, str], int] = field(default_factory=dict)
     payment_events: dict[str, PaymentEvent] = field(default_factory=dict)
     audit: dict[str, AuditEvent] = field(default_factory=dict)
+    oidc_flows: dict[str, OidcFlow] = field(default_factory=dict)
+    rate_limits: dict[str, RateLimitHit] = field(default_factory=dict)
 
     def clone(self) -> _Tables:
         # Values are frozen structs (or bytes/ints), so copying the dicts is a full snapshot.
@@ -662,6 +668,65 @@ class InMemoryPaymentEventRepository:
         t.payment_events[event_id] = msgspec.structs.replace(event, processed_at=at)
 
 
+class InMemoryOidcFlowRepository:
+    """Started sign-ins."""
+
+    def __init__(self, tx: _Tx) -> None:
+        self._tx = tx
+
+    async def put(self, *, flow: OidcFlow) -> None:
+        """Store a new flow."""
+        self._tx.scope.require_system("storing a sign-in flow")
+        flows = self._tx.t.oidc_flows
+        if flow.state_hash in flows:
+            raise Conflict("a sign-in flow with this state exists")
+        flows[flow.state_hash] = flow
+
+    async def take(self, *, state_hash: str, now: datetime) -> OidcFlow | None:
+        """Remove the flow and return it if still live."""
+        self._tx.scope.require_system("taking a sign-in flow")
+        flow = self._tx.t.oidc_flows.pop(state_hash, None)
+        return flow if flow is not None and flow.is_live(now) else None
+
+    async def purge_expired(self, *, now: datetime) -> int:
+        """Delete flows no longer live."""
+        self._tx.scope.require_system("purging sign-in flows")
+        flows = self._tx.t.oidc_flows
+        doomed = [k for k, f in flows.items() if not f.is_live(now)]
+        for k in doomed:
+            del flows[k]
+        return len(doomed)
+
+
+class InMemoryRateLimitRepository:
+    """Fixed-window attempt counters."""
+
+    def __init__(self, tx: _Tx) -> None:
+        self._tx = tx
+
+    async def hit(self, *, key: str, window_s: int, now: datetime) -> RateLimitHit:
+        """Count one attempt."""
+        self._tx.scope.require_system("counting a rate-limited attempt")
+        check_rate_limit_hit(key=key, window_s=window_s)
+        buckets = self._tx.t.rate_limits
+        current = buckets.get(key)
+        if current is None or current.reset_at <= now:
+            hit = RateLimitHit(key=key, count=1, reset_at=now + timedelta(seconds=window_s))
+        else:
+            hit = msgspec.structs.replace(current, count=current.count + 1)
+        buckets[key] = hit
+        return hit
+
+    async def purge_expired(self, *, now: datetime) -> int:
+        """Delete counters whose window has ended."""
+        self._tx.scope.require_system("purging rate-limit counters")
+        buckets = self._tx.t.rate_limits
+        doomed = [k for k, b in buckets.items() if b.reset_at <= now]
+        for k in doomed:
+            del buckets[k]
+        return len(doomed)
+
+
 class InMemoryAccountDirectory:
     """Cross-user lookups."""
 
@@ -733,6 +798,17 @@ class InMemoryAccountDirectory:
             del t.sessions[k]
         return len(doomed)
 
+    async def audit_page(self, *, cursor: str | None = None, limit: int = 50) -> Page[AuditEvent]:
+        """Every audit event, newest first."""
+        self._tx.scope.require_system("reading the whole audit log")
+        return _keyset_page(
+            self._tx.t.audit.values(),
+            key=lambda e: (e.at, e.id),
+            cursor=cursor,
+            kind=_ALL_AUDIT_CURSOR,
+            limit=limit,
+        )
+
 
 class InMemoryUnitOfWork:
     """One unit of work over a working copy of the tables."""
@@ -752,6 +828,8 @@ class InMemoryUnitOfWork:
         self.audit = InMemoryAuditLog(tx)
         self.directory = InMemoryAccountDirectory(tx)
         self.payment_events = InMemoryPaymentEventRepository(tx)
+        self.oidc_flows = InMemoryOidcFlowRepository(tx)
+        self.rate_limits = InMemoryRateLimitRepository(tx)
 
     @property
     def ended(self) -> bool:

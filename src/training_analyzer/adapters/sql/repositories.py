@@ -10,7 +10,7 @@ import contextlib
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -20,7 +20,9 @@ from training_analyzer.core.accounts import (
     AuditEvent,
     IdentityProvider,
     LinkedIdentity,
+    OidcFlow,
     PaymentEvent,
+    RateLimitHit,
     RefreshSession,
     Role,
     Subscription,
@@ -57,6 +59,7 @@ from training_analyzer.core.tiers import Tier
 
 ACTIVITY_CURSOR = "activities"
 AUDIT_CURSOR = "audit"
+ALL_AUDIT_CURSOR = "audit-all"
 USER_CURSOR = "users"
 
 
@@ -1075,6 +1078,115 @@ class SqlPaymentEventRepository:
 
 
 # ---------------------------------------------------------------------------------------------
+# started external sign-ins (system scope)
+
+_FLOW_COLUMNS = (
+    "state_hash",
+    "provider",
+    "code_verifier",
+    "nonce",
+    "redirect_uri",
+    "return_to",
+    "created_at",
+    "expires_at",
+)
+_FLOW_INSERT = _insert("oidc_flows", _FLOW_COLUMNS)
+_FLOW_TAKE = Query(
+    f"DELETE FROM oidc_flows WHERE state_hash = :state_hash "  # noqa: S608
+    f"RETURNING {', '.join(_FLOW_COLUMNS)}"
+)
+_FLOW_PURGE = Query("DELETE FROM oidc_flows WHERE expires_at <= :now RETURNING state_hash")
+
+
+class SqlOidcFlowRepository:
+    """Started sign-ins in `oidc_flows`; `take` is one DELETE ... RETURNING (single use)."""
+
+    def __init__(self, conn: SqlConnection, scope: Scope) -> None:
+        self._conn = conn
+        self._scope = scope
+
+    async def put(self, *, flow: OidcFlow) -> None:
+        """Store a new flow."""
+        self._scope.require_system("storing a sign-in flow")
+        try:
+            await self._conn.execute(_FLOW_INSERT, row_params(msgspec.structs.asdict(flow)))
+        except Conflict:
+            raise Conflict("a sign-in flow with this state exists") from None
+
+    async def take(self, *, state_hash: str, now: datetime) -> OidcFlow | None:
+        """Remove the flow and return it if still live."""
+        self._scope.require_system("taking a sign-in flow")
+        row = await self._conn.fetchrow(_FLOW_TAKE, {"state_hash": state_hash})
+        if row is None:
+            return None
+        flow = OidcFlow(
+            state_hash=row["state_hash"],
+            provider=IdentityProvider(row["provider"]),
+            code_verifier=row["code_verifier"],
+            nonce=row["nonce"],
+            redirect_uri=row["redirect_uri"],
+            return_to=row["return_to"],
+            created_at=self._conn.time(row["created_at"]),
+            expires_at=self._conn.time(row["expires_at"]),
+        )
+        return flow if flow.is_live(now) else None
+
+    async def purge_expired(self, *, now: datetime) -> int:
+        """Delete flows no longer live."""
+        self._scope.require_system("purging sign-in flows")
+        return len(await self._conn.fetch(_FLOW_PURGE, {"now": now}))
+
+
+# ---------------------------------------------------------------------------------------------
+# rate-limit counters (system scope)
+
+# One statement decides "new window or same window" on the locked row, so concurrent hits
+# from several instances count exactly (SET expressions all read the old row).
+_RATE_HIT = Query(
+    "INSERT INTO rate_limit_buckets (key, hits, reset_at) VALUES (:key, 1, :reset_at) "
+    "ON CONFLICT (key) DO UPDATE SET "
+    "hits = CASE WHEN rate_limit_buckets.reset_at <= :now THEN 1 "
+    "ELSE rate_limit_buckets.hits + 1 END, "
+    "reset_at = CASE WHEN rate_limit_buckets.reset_at <= :now THEN excluded.reset_at "
+    "ELSE rate_limit_buckets.reset_at END "
+    "RETURNING hits, reset_at"
+)
+_RATE_PURGE = Query("DELETE FROM rate_limit_buckets WHERE reset_at <= :now RETURNING key")
+
+
+class SqlRateLimitRepository:
+    """Fixed-window attempt counters in `rate_limit_buckets`."""
+
+    def __init__(self, conn: SqlConnection, scope: Scope) -> None:
+        self._conn = conn
+        self._scope = scope
+
+    async def hit(self, *, key: str, window_s: int, now: datetime) -> RateLimitHit:
+        """Count one attempt (one atomic upsert)."""
+        self._scope.require_system("counting a rate-limited attempt")
+        check_rate_limit_hit(key=key, window_s=window_s)
+        params = {"key": key, "now": now, "reset_at": now + timedelta(seconds=window_s)}
+        row = await self._conn.fetchrow(_RATE_HIT, params)
+        assert row is not None, "an upsert with RETURNING always returns its row"
+        return RateLimitHit(
+            key=key, count=int(row["hits"]), reset_at=self._conn.time(row["reset_at"])
+        )
+
+    async def purge_expired(self, *, now: datetime) -> int:
+        """Delete counters whose window has ended."""
+        self._scope.require_system("purging rate-limit counters")
+        return len(await self._conn.fetch(_RATE_PURGE, {"now": now}))
+
+
+def check_rate_limit_hit(*, key: str, window_s: int) -> None:
+    """Raise InvalidInput for an empty key or a window under one second (shared with fakes)."""
+    if not isinstance(key, str) or not key.strip():
+        raise InvalidInput("key", "must be a non-empty string")
+    if isinstance(window_s, bool) or not isinstance(window_s, int) or window_s < 1:
+        raise InvalidInput("window_s", f"must be an integer >= 1, got {window_s!r}")
+
+
+# ---------------------------------------------------------------------------------------------
 # directory (system scope)
 
 
@@ -1084,6 +1196,15 @@ def _users_page_query(after: bool) -> Query:
     return Query(
         f"SELECT {_USER_SELECT} FROM users{keyset} "  # noqa: S608
         "ORDER BY created_at DESC, id DESC LIMIT :limit"
+    )
+
+
+@functools.cache
+def _all_audit_page_query(after: bool) -> Query:
+    keyset = " WHERE (at, id) < (:cursor_at, :cursor_id)" if after else ""
+    return Query(
+        f"SELECT {_AUDIT_SELECT} FROM audit_log{keyset} "  # noqa: S608
+        "ORDER BY at DESC, id DESC LIMIT :limit"
     )
 
 
@@ -1153,6 +1274,22 @@ class SqlAccountDirectory:
         self._scope.require_system("purging sessions")
         return len(await self._conn.fetch(_SESSION_PURGE, {"before": before}))
 
+    async def audit_page(self, *, cursor: str | None = None, limit: int = 50) -> Page[AuditEvent]:
+        """Every audit event, newest first."""
+        self._scope.require_system("reading the whole audit log")
+        page_limit(limit)
+        after = None if cursor is None else decode_cursor(cursor, kind=ALL_AUDIT_CURSOR)
+        params: dict[str, object] = {"limit": limit + 1}
+        if after is not None:
+            params |= {"cursor_at": after.at, "cursor_id": after.id}
+        rows = await self._conn.fetch(_all_audit_page_query(after is not None), params)
+        items = [_audit(self._conn, r) for r in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = items[-1]
+            next_cursor = encode_cursor(Cursor(at=last.at, id=last.id), kind=ALL_AUDIT_CURSOR)
+        return Page(items=items, next_cursor=next_cursor)
+
 
 # ---------------------------------------------------------------------------------------------
 # the unit of work
@@ -1161,8 +1298,8 @@ class SqlAccountDirectory:
 class SqlUnitOfWork:
     """The repositories of one transaction; `end(commit)` is the adapter's commit/rollback.
 
-    Serves both `UnitOfWork` and `SystemUnitOfWork`: in a user scope the directory and payment
-    events exist but refuse with Forbidden.
+    Serves both `UnitOfWork` and `SystemUnitOfWork`: in a user scope the directory, payment
+    events, sign-in flows and rate limits exist but refuse with Forbidden.
     """
 
     def __init__(
@@ -1181,6 +1318,8 @@ class SqlUnitOfWork:
         self.audit = SqlAuditLog(conn, scope)
         self.directory = SqlAccountDirectory(conn, scope)
         self.payment_events = SqlPaymentEventRepository(conn, scope)
+        self.oidc_flows = SqlOidcFlowRepository(conn, scope)
+        self.rate_limits = SqlRateLimitRepository(conn, scope)
         self._end = end
         self.ended = False
 

@@ -203,8 +203,29 @@ TABLES: tuple[Table, ...] = (
     ),
 )
 
-# Bookkeeping tables that copy-data does not move (each database keeps its own).
-NOT_COPIED: frozenset[str] = frozenset({"schema_migrations"})
+# Short-lived rows of the system scope (migration 0003): started sign-ins and rate-limit
+# windows. They belong to no user and expire within minutes, so copy-data does not move them
+# (a copy would only carry expired state); listed so tests can check them against the schema.
+TRANSIENT_TABLES: tuple[Table, ...] = (
+    Table(
+        "oidc_flows",
+        (
+            ("state_hash", T),
+            ("provider", T),
+            ("code_verifier", T),
+            ("nonce", T),
+            ("redirect_uri", T),
+            ("return_to", T),
+            ("created_at", TM),
+            ("expires_at", TM),
+        ),
+        ("state_hash",),
+    ),
+    Table("rate_limit_buckets", (("key", T), ("hits", N), ("reset_at", TM)), ("key",)),
+)
+
+# Tables that copy-data does not move (each database keeps its own).
+NOT_COPIED: frozenset[str] = frozenset({"schema_migrations", *(t.name for t in TRANSIENT_TABLES)})
 
 
 def table(name: str) -> Table:
