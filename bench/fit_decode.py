@@ -22,8 +22,8 @@ FIXTURES = ROOT.parent / "shared" / "fixtures" / "fit"
 sys.path.insert(0, str(ROOT))  # for tests.unit.files.fitgen, the ride generator
 
 from garmin_fit_sdk import Decoder, Stream  # noqa: E402
-from tests.unit.files import fitgen  # noqa: E402
 
+from tests.unit.files import fitgen  # noqa: E402
 from training_analyzer.adapters.files.fit import parse_fit, read_fit  # noqa: E402
 from training_analyzer.core.errors import InvalidInput  # noqa: E402
 

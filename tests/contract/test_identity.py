@@ -22,8 +22,8 @@ import argon2
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.fakeservers.oidc import FakeOidcServer, running_oidc_server
 
+from tests.fakeservers.oidc import FakeOidcServer, running_oidc_server
 from training_analyzer.adapters.identity.google_oidc import AuthlibGoogleOidcProvider
 from training_analyzer.adapters.identity.passwords import Argon2PasswordHasher
 from training_analyzer.adapters.identity.tokens import JwtAccessTokenIssuer
