@@ -81,19 +81,37 @@ def configure_logging(
         else structlog.processors.JSONRenderer(serializer=_json_serializer)
     )
     numeric = logging.getLevelNamesMapping()[level.value.upper()]
-    processors: list[Any] = [
+    shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        redact_secrets,
-        structlog.processors.format_exc_info,
-        renderer,
     ]
     structlog.configure(
-        processors=processors,
+        processors=[*shared, redact_secrets, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
-    # Route stdlib loggers (uvicorn, asyncio) through the same level and stream.
-    logging.basicConfig(level=numeric, stream=out, format="%(levelname)s %(name)s: %(message)s")
+    # Stdlib loggers (uvicorn, asyncio, libraries) render through the same processors, so
+    # every line has one format (JSON off a terminal) and passes the same redaction.
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                redact_secrets,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if getattr(old, "_training_analyzer", False):
+            root.removeHandler(old)
+    handler._training_analyzer = True  # type: ignore[attr-defined]  # marks our handler for reconfiguration
+    root.addHandler(handler)
+    root.setLevel(numeric)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True

@@ -51,3 +51,15 @@ def test_level_filters_lower_events() -> None:
     structlog.get_logger("t").warning("loud")
     lines = out.getvalue().strip().splitlines()
     assert [json.loads(x)["event"] for x in lines] == ["loud"]
+
+
+def test_stdlib_loggers_render_as_json_with_redaction() -> None:
+    import logging
+
+    out = io.StringIO()
+    configure_logging(level=LogLevel.INFO, fmt=LogFormat.JSON, stream=out)
+    logging.getLogger("uvicorn.error").info("connecting to postgresql://app:pw123@db/x")
+    entry = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert entry["logger"] == "uvicorn.error"
+    assert entry["level"] == "info"
+    assert "pw123" not in entry["event"]
