@@ -8,6 +8,7 @@ Embedders and entrypoints call `build_container(settings)`, then `await containe
 from __future__ import annotations
 
 import inspect
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,13 +16,31 @@ from typing import Any
 import structlog
 from dependency_injector import containers, providers
 
+from training_analyzer.adapters.identity.google_oidc import AuthlibGoogleOidcProvider
+from training_analyzer.adapters.identity.passwords import Argon2PasswordHasher
+from training_analyzer.adapters.identity.tokens import (
+    JwtAccessTokenIssuer,
+    SecretsRefreshTokenFactory,
+)
+from training_analyzer.adapters.memory.identity import FakeOidcProvider
 from training_analyzer.adapters.memory.storage import InMemoryStorage
 from training_analyzer.adapters.sql import parse_database_url
 from training_analyzer.adapters.sql.postgres import PostgresStorage
 from training_analyzer.adapters.sql.sqlite import SqliteStorage
 from training_analyzer.adapters.system_clock import SystemClock
+from training_analyzer.core.accounts import IdentityProvider
+from training_analyzer.core.errors import ConfigurationError
 from training_analyzer.ports.clock import Clock
+from training_analyzer.ports.identity import (
+    AccessTokenIssuer,
+    OidcProvider,
+    PasswordHasher,
+    RefreshTokenFactory,
+)
 from training_analyzer.ports.storage import Storage
+from training_analyzer.services.accounts import AccountService, AuthPolicy, origins_of
+from training_analyzer.services.admin import AdminService
+from training_analyzer.services.rate_limits import RateLimit
 from training_analyzer.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -51,12 +70,111 @@ async def _open_storage(settings: Settings) -> AsyncIterator[Storage]:
         await storage.close()
 
 
+# The access tokens' audience: this API, whatever its public address.
+ACCESS_TOKEN_AUDIENCE = "training-analyzer-api"  # noqa: S105 - a name, not a secret
+
+
+def check_settings_for_serving(settings: Settings) -> None:
+    """Refuse, with ConfigurationError naming the variable, settings unsafe to serve with.
+
+    Production needs TA_JWT_KEYS (an ephemeral key would log everybody out at each restart and
+    differ between instances) and real Google credentials rather than the fake provider.
+    """
+    if not settings.is_production:
+        return
+    if settings.jwt_keys is None:
+        raise ConfigurationError(
+            "TA_JWT_KEYS: required in production (kid:secret pairs, each secret >= 32 bytes)"
+        )
+    if not settings.public_base_url:
+        raise ConfigurationError(
+            "TA_PUBLIC_BASE_URL: required in production (sign-in redirects are built from it)"
+        )
+
+
+def _access_token_issuer(settings: Settings) -> AccessTokenIssuer:
+    """The JWT issuer on TA_JWT_KEYS, or on an ephemeral key outside production."""
+    check_settings_for_serving(settings)
+    ring = settings.jwt_key_ring()
+    if not ring:
+        ring = [(f"ephemeral-{secrets.token_hex(4)}", secrets.token_urlsafe(48))]
+        log.warning(
+            "auth.ephemeral_signing_key",
+            detail=(
+                "TA_JWT_KEYS is not set: access tokens are signed with a key made at start and "
+                "will not survive a restart (nor be accepted by another worker)"
+            ),
+            key_id=ring[0][0],
+        )
+    return JwtAccessTokenIssuer(
+        keys=ring,
+        issuer=settings.effective_public_base_url,
+        audience=ACCESS_TOKEN_AUDIENCE,
+        lifetime_s=settings.access_token_ttl_s,
+    )
+
+
+def _oidc_provider(settings: Settings) -> OidcProvider:
+    """Google through authlib when TA_GOOGLE_CLIENT_ID is set; else the fake (never in
+    production)."""
+    if settings.google_client_id:
+        secret = settings.google_client_secret
+        assert secret is not None, "Settings require the secret with the client id"
+        return AuthlibGoogleOidcProvider(
+            client_id=settings.google_client_id,
+            client_secret=secret.reveal(),
+            discovery_url=settings.google_discovery_url,
+            provider_name=IdentityProvider.GOOGLE.value,
+        )
+    if settings.is_production:
+        raise ConfigurationError(
+            "TA_GOOGLE_CLIENT_ID: required in production (the fake sign-in provider is for "
+            "development only)"
+        )
+    log.warning(
+        "auth.fake_oidc_provider",
+        detail=(
+            "TA_GOOGLE_CLIENT_ID is absent: a fake provider stands in for Google and signs "
+            "anyone in as athlete@example.com"
+        ),
+    )
+    return FakeOidcProvider(provider_name=IdentityProvider.FAKE.value)
+
+
+def auth_policy(settings: Settings) -> AuthPolicy:
+    """The accounts service's limits and allowed redirect origins, from settings."""
+    return AuthPolicy(
+        refresh_token_ttl_s=settings.refresh_token_ttl_s,
+        login_per_ip=RateLimit(limit=settings.login_limit_per_ip, window_s=settings.login_window_s),
+        login_per_account=RateLimit(
+            limit=settings.login_limit_per_account, window_s=settings.login_window_s
+        ),
+        register_per_ip=RateLimit(
+            limit=settings.register_limit_per_ip, window_s=settings.register_window_s
+        ),
+        register_per_account=RateLimit(
+            limit=settings.register_limit_per_account, window_s=settings.register_window_s
+        ),
+        return_origins=origins_of(
+            [settings.effective_public_base_url, *(o for o in settings.cors_origins if o != "*")]
+        ),
+    )
+
+
 class Container(containers.DeclarativeContainer):
     """Providers for every port, each chosen by settings."""
 
     settings: providers.Dependency[Settings] = providers.Dependency(instance_of=Settings)
     clock: providers.Provider[Clock] = providers.Singleton(SystemClock)
     storage: providers.Provider[Storage] = providers.Resource(_open_storage, settings)
+    passwords: providers.Provider[PasswordHasher] = providers.Singleton(Argon2PasswordHasher)
+    access_tokens: providers.Provider[AccessTokenIssuer] = providers.Singleton(
+        _access_token_issuer, settings
+    )
+    refresh_tokens: providers.Provider[RefreshTokenFactory] = providers.Singleton(
+        SecretsRefreshTokenFactory
+    )
+    oidc: providers.Provider[OidcProvider] = providers.Singleton(_oidc_provider, settings)
 
 
 class AppContainer:
@@ -65,9 +183,20 @@ class AppContainer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._di = Container(settings=settings)
+        self._accounts: AccountService | None = None
 
-    async def start(self) -> None:
-        """Open resources (database pools)."""
+    async def start(self, *, serving: bool = True) -> None:
+        """Open resources (database pools); when `serving`, first build the identity adapters.
+
+        Serving raises ConfigurationError for settings unsafe to serve with (see
+        `check_settings_for_serving`). Tools that need storage only (the CLI's `users`) pass
+        `serving=False` and need no signing keys.
+        """
+        if serving:
+            # Built first so a refusal happens before any pool opens, and so the start-up log
+            # says at once which signing key and sign-in provider are in force.
+            self.access_tokens()
+            self.oidc()
         result = self._di.init_resources()
         if inspect.isawaitable(result):
             await result
@@ -87,9 +216,56 @@ class AppContainer:
         value: Clock = self._di.clock()
         return value
 
+    def passwords(self) -> PasswordHasher:
+        """The password hasher (argon2id)."""
+        value: PasswordHasher = self._di.passwords()
+        return value
+
+    def access_tokens(self) -> AccessTokenIssuer:
+        """The access-token issuer on the configured key ring."""
+        value: AccessTokenIssuer = self._di.access_tokens()
+        return value
+
+    def refresh_tokens(self) -> RefreshTokenFactory:
+        """The refresh-token factory."""
+        value: RefreshTokenFactory = self._di.refresh_tokens()
+        return value
+
+    def oidc(self) -> OidcProvider:
+        """The sign-in provider behind "Sign in with Google" (the real one, or the dev fake)."""
+        value: OidcProvider = self._di.oidc()
+        return value
+
+    async def accounts(self) -> AccountService:
+        """The accounts and identity use cases."""
+        if self._accounts is None:
+            self._accounts = AccountService(
+                storage=await self.storage(),
+                clock=self.clock(),
+                passwords=self.passwords(),
+                access_tokens=self.access_tokens(),
+                refresh_tokens=self.refresh_tokens(),
+                oidc=self.oidc(),
+                policy=auth_policy(self.settings),
+            )
+        return self._accounts
+
+    async def admin(self) -> AdminService:
+        """Administration: the admin guard, the audit log, creating administrators.
+
+        Needs neither signing keys nor a sign-in provider, so the CLI can use it anywhere.
+        """
+        return AdminService(
+            storage=await self.storage(), clock=self.clock(), passwords=self.passwords()
+        )
+
     def override(self, name: str, instance: Any) -> None:
-        """Replace one port with an instance (tests and embedders use this for fakes)."""
+        """Replace one port with an instance (tests and embedders use this for fakes).
+
+        Call before the first use of a service built on it (services are built once).
+        """
         getattr(self._di, name).override(providers.Object(instance))
+        self._accounts = None
 
 
 async def resolve[T](provider: providers.Provider[T]) -> T:
@@ -107,10 +283,13 @@ def build_container(settings: Settings) -> AppContainer:
 
 
 @asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[AppContainer]:
-    """A started container for the duration of the block (the embedding entry point)."""
+async def running(settings: Settings, *, serving: bool = True) -> AsyncIterator[AppContainer]:
+    """A started container for the duration of the block (the embedding entry point).
+
+    `serving=False` opens storage only (no signing keys or sign-in provider are built).
+    """
     container = build_container(settings)
-    await container.start()
+    await container.start(serving=serving)
     try:
         yield container
     finally:

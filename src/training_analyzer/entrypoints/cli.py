@@ -1,4 +1,4 @@
-"""The `training-analyzer` command line: serve, migrate, copy-data, version.
+"""The `training-analyzer` command line: serve, migrate, copy-data, users, version.
 
 Bad input (a wrong setting, a bad argument, an unreadable URL) prints one clear message and
 exits with status 2; nothing is changed.
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -18,6 +20,7 @@ from training_analyzer import __version__
 from training_analyzer.adapters.sql import parse_database_url
 from training_analyzer.adapters.sql.copy import copy_data
 from training_analyzer.adapters.sql.migrate import migrate
+from training_analyzer.container import check_settings_for_serving, running
 from training_analyzer.core.errors import ConfigurationError, DomainError, InvalidInput
 from training_analyzer.logging import configure_logging
 from training_analyzer.settings import Settings, load_settings
@@ -57,6 +60,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings()
     _setup_logging(settings)
+    check_settings_for_serving(settings)
     host = args.host or settings.host
     port = args.port or settings.port
     workers = args.workers or settings.workers
@@ -81,7 +85,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=workers,
         log_config=None,  # structlog (configured per process by app_factory) owns the output
         access_log=False,  # the request middleware logs each request with its id
-        proxy_headers=True,
+        # X-Forwarded-For decides the client address that login rate limits count, so only
+        # the proxies named in TA_TRUSTED_PROXIES may set it; by default nobody can.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
         server_header=False,
     )
     return EXIT_OK
@@ -154,6 +161,71 @@ def cmd_copy_data(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- users -------------------------------------------------------------------------------
+
+ADMIN_PASSWORD_ENV = "TA_ADMIN_PASSWORD"  # noqa: S105 - the name of a variable, not a secret
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    """The new account's password from stdin (--password-stdin) or TA_ADMIN_PASSWORD."""
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        return line.rstrip("\r\n") or None
+    return os.environ.get(ADMIN_PASSWORD_ENV) or None
+
+
+def _prompt_password() -> str:
+    """Ask twice on the terminal; refuse when the two differ."""
+    first = getpass.getpass("Password for the new administrator (at least 10 characters): ")
+    second = getpass.getpass("Repeat the password: ")
+    if first != second:
+        raise CliError("the two passwords differ; nothing was changed")
+    return first
+
+
+def cmd_users_create_admin(args: argparse.Namespace) -> int:
+    """Make EMAIL an administrator: promote its account, or create it with a password."""
+    from training_analyzer.core.identity import normalize_email
+    from training_analyzer.services.accounts import ClientInfo
+    from training_analyzer.services.admin import AdminOutcome
+
+    settings = _settings()
+    _setup_logging(settings)
+    email = normalize_email(args.email)  # a malformed address stops here: exit 2
+    url = settings.effective_database_url
+    if parse_database_url(url)[0] != "memory":
+        asyncio.run(migrate(url))
+    password = _read_password(args)
+
+    async def create(password: str | None) -> tuple[str, AdminOutcome]:
+        async with running(settings, serving=False) as container:
+            admin = await container.admin()
+            user, outcome = await admin.create_admin(
+                email=email, password=password, client=ClientInfo(user_agent="cli")
+            )
+            return user.email, outcome
+
+    try:
+        shown, outcome = asyncio.run(create(password))
+    except InvalidInput as exc:
+        needs_password = exc.argument == "password" and password is None
+        if not (needs_password and sys.stdin.isatty() and not args.password_stdin):
+            if needs_password:
+                raise CliError(
+                    f"{email} has no account yet: give its password on stdin "
+                    f"(--password-stdin) or in {ADMIN_PASSWORD_ENV}"
+                ) from None
+            raise
+        shown, outcome = asyncio.run(create(_prompt_password()))
+    message = {
+        AdminOutcome.CREATED: f"created administrator {shown}",
+        AdminOutcome.PROMOTED: f"{shown} is now an administrator",
+        AdminOutcome.ALREADY_ADMIN: f"{shown} is already an administrator",
+    }[outcome]
+    print(message)
+    return EXIT_OK
+
+
 # --- version -----------------------------------------------------------------------------
 
 
@@ -209,6 +281,25 @@ def build_parser() -> argparse.ArgumentParser:
     copy.add_argument("--to", dest="target", required=True, help="target database URL")
     copy.add_argument("--batch-size", type=_positive_int, default=1000, help="rows per batch")
     copy.set_defaults(func=cmd_copy_data)
+
+    users = sub.add_parser("users", help="manage accounts")
+    users_sub = users.add_subparsers(dest="users_command", required=True, parser_class=_Parser)
+    create_admin = users_sub.add_parser(
+        "create-admin",
+        help="make EMAIL an administrator (creating the account if needed)",
+        description=(
+            "Promote the account of EMAIL to administrator, or create it. A new account needs "
+            f"a password: from stdin with --password-stdin, from {ADMIN_PASSWORD_ENV}, or "
+            "typed at the prompt."
+        ),
+    )
+    create_admin.add_argument("email", metavar="EMAIL", help="the account's email address")
+    create_admin.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the new account's password from the first line of stdin",
+    )
+    create_admin.set_defaults(func=cmd_users_create_admin)
 
     ver = sub.add_parser("version", help="print the version")
     ver.set_defaults(func=cmd_version)

@@ -12,6 +12,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from training_analyzer.core.errors import DomainError, RateLimited
 
 PROBLEM_JSON: Final = "application/problem+json"
+BEARER_CHALLENGE: Final = 'Bearer realm="training-analyzer"'
 log = structlog.get_logger(__name__)
 
 # One table from the domain's stable codes to HTTP statuses.
@@ -49,6 +50,9 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> R
     headers = None
     if isinstance(exc, RateLimited):
         headers = {"Retry-After": str(max(1, exc.retry_after_s))}
+    elif status == 401:
+        # RFC 9110 §15.5.2: a 401 names the scheme that would be accepted.
+        headers = {"WWW-Authenticate": BEARER_CHALLENGE}
     if status >= 500:
         log.error("http.domain_error", code=exc.code, path=request.url.path)
     details = {k: v for k, v in exc.details.items() if _is_jsonable(v)}

@@ -31,7 +31,13 @@ class Readiness(msgspec.Struct, frozen=True, kw_only=True):
     checks: dict[str, str]
 
 
-@get("/health", tags=["health"], summary="Liveness: the process answers", exclude_from_auth=True)
+@get(
+    "/health",
+    tags=["health"],
+    summary="Liveness: the process answers",
+    exclude_from_auth=True,
+    security=[{}],
+)
 async def health() -> Health:
     """Answer 200 while the process runs (no dependency is touched)."""
     return Health(status="ok", version=__version__)
@@ -42,6 +48,7 @@ async def health() -> Health:
     tags=["health"],
     summary="Readiness: every dependency answers",
     exclude_from_auth=True,
+    security=[{}],
     responses={},
 )
 async def ready(container: NamedDependency[AppContainer]) -> Response[Any]:
