@@ -80,6 +80,8 @@ RefreshTokenTtl = Annotated[int, msgspec.Meta(ge=3600, le=31_536_000)]
 AttemptLimit = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
 # Rate-limit windows: 1 second to 1 day.
 WindowSeconds = Annotated[int, msgspec.Meta(ge=1, le=86_400)]
+# How long a past-due subscription keeps its tier: 0 to 90 days.
+GraceSeconds = Annotated[int, msgspec.Meta(ge=0, le=7_776_000)]
 
 GOOGLE_DISCOVERY_URL: Final = "https://accounts.google.com/.well-known/openid-configuration"
 # RFC 7518 §3.2: an HS256 key at least as long as the hash output (256 bits).
@@ -125,6 +127,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     register_limit_per_ip: AttemptLimit = 10
     register_limit_per_account: AttemptLimit = 5
     register_window_s: WindowSeconds = 3600
+    # Stripe; without a secret key a fake payment provider stands in (not in production).
+    stripe_secret_key: Secret | None = None
+    stripe_webhook_secret: Secret | None = None
+    stripe_api_base_url: str = ""  # empty: Stripe's own; tests point it at a local fake
+    stripe_price_pro_month: str = ""
+    stripe_price_pro_year: str = ""
+    stripe_price_coach_month: str = ""
+    stripe_price_coach_year: str = ""
+    billing_grace_period_s: GraceSeconds = 7 * 86_400
 
     def __post_init__(self) -> None:
         if not self.host.strip():
@@ -148,6 +159,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             )
         for proxy in self.trusted_proxies:
             _check_proxy(proxy)
+        _check_stripe(self)
 
     @property
     def effective_public_base_url(self) -> str:
@@ -222,6 +234,37 @@ def _check_base_url(url: str) -> None:
         )
 
 
+STRIPE_PRICE_FIELDS: Final = (
+    "stripe_price_pro_month",
+    "stripe_price_pro_year",
+    "stripe_price_coach_month",
+    "stripe_price_coach_year",
+)
+
+
+def _check_stripe(settings: Settings) -> None:
+    if settings.stripe_secret_key is None:
+        return
+    if settings.stripe_webhook_secret is None:
+        raise ConfigurationError(
+            "TA_STRIPE_WEBHOOK_SECRET: required when TA_STRIPE_SECRET_KEY is set (the "
+            "endpoint's signing secret, whsec_...)"
+        )
+    for name in STRIPE_PRICE_FIELDS:
+        if not getattr(settings, name).strip():
+            raise ConfigurationError(
+                f"{PREFIX}{name.upper()}: required when TA_STRIPE_SECRET_KEY is set (a Stripe "
+                "price id, price_...)"
+            )
+    if settings.stripe_api_base_url:
+        parts = urlsplit(settings.stripe_api_base_url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ConfigurationError(
+                "TA_STRIPE_API_BASE_URL: expected an absolute http(s) URL, got "
+                f"{settings.stripe_api_base_url!r}"
+            )
+
+
 def _check_discovery_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
@@ -294,6 +337,7 @@ _RANGES: Final[dict[str, str]] = {
     "RefreshTokenTtl": "a number of seconds between 3600 and 31536000",
     "AttemptLimit": "an integer between 1 and 1000000",
     "WindowSeconds": "a number of seconds between 1 and 86400",
+    "GraceSeconds": "a number of seconds between 0 and 7776000 (90 days)",
 }
 
 
