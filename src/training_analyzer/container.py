@@ -23,13 +23,17 @@ from training_analyzer.adapters.identity.tokens import (
     SecretsRefreshTokenFactory,
 )
 from training_analyzer.adapters.memory.identity import FakeOidcProvider
+from training_analyzer.adapters.memory.payments import FakePaymentGateway
 from training_analyzer.adapters.memory.storage import InMemoryStorage
 from training_analyzer.adapters.sql import parse_database_url
 from training_analyzer.adapters.sql.postgres import PostgresStorage
 from training_analyzer.adapters.sql.sqlite import SqliteStorage
+from training_analyzer.adapters.stripe_payments import StripePaymentGateway
 from training_analyzer.adapters.system_clock import SystemClock
 from training_analyzer.core.accounts import IdentityProvider
+from training_analyzer.core.billing import BillingPeriod, CatalogPrice, PriceCatalog
 from training_analyzer.core.errors import ConfigurationError
+from training_analyzer.core.tiers import Tier
 from training_analyzer.ports.clock import Clock
 from training_analyzer.ports.identity import (
     AccessTokenIssuer,
@@ -37,9 +41,14 @@ from training_analyzer.ports.identity import (
     PasswordHasher,
     RefreshTokenFactory,
 )
+from training_analyzer.ports.payments import PaymentGateway
 from training_analyzer.ports.storage import Storage
 from training_analyzer.services.accounts import AccountService, AuthPolicy, origins_of
 from training_analyzer.services.admin import AdminService
+from training_analyzer.services.billing import BillingService
+from training_analyzer.services.billing_admin import BillingAdminService
+from training_analyzer.services.export import ExportService
+from training_analyzer.services.gates import FeatureGate
 from training_analyzer.services.rate_limits import RateLimit
 from training_analyzer.settings import Settings
 
@@ -161,6 +170,48 @@ def auth_policy(settings: Settings) -> AuthPolicy:
     )
 
 
+def price_catalog(settings: Settings) -> PriceCatalog:
+    """The prices sold: Stripe price ids from settings, or the fake's own when none are set."""
+    prices = []
+    for tier in (Tier.PRO, Tier.COACH):
+        for period in (BillingPeriod.MONTH, BillingPeriod.YEAR):
+            configured = getattr(settings, f"stripe_price_{tier.value}_{period.value}").strip()
+            price_id = configured or f"price_fake_{tier.value}_{period.value}"
+            prices.append(CatalogPrice(tier=tier, period=period, price_id=price_id))
+    return PriceCatalog(prices=tuple(prices))
+
+
+def _payment_gateway(settings: Settings) -> PaymentGateway:
+    """Stripe when TA_STRIPE_SECRET_KEY is set; else the fake (never in production)."""
+    if settings.stripe_secret_key is not None:
+        webhook_secret = settings.stripe_webhook_secret
+        assert webhook_secret is not None, "Settings require the webhook secret with the key"
+        log.info("billing.stripe", api=settings.stripe_api_base_url or "stripe")
+        return StripePaymentGateway(
+            api_key=settings.stripe_secret_key.reveal(),
+            webhook_secret=webhook_secret.reveal(),
+            api_base_url=settings.stripe_api_base_url or None,
+        )
+    if settings.is_production:
+        raise ConfigurationError(
+            "TA_STRIPE_SECRET_KEY: required in production (the fake payment provider is for "
+            "development only)"
+        )
+    log.warning(
+        "billing.fake_payments",
+        detail=(
+            "TA_STRIPE_SECRET_KEY is absent: a fake payment provider stands in for Stripe; "
+            "checkout leads to /billing/fake-checkout/<session>, which completes the purchase"
+        ),
+    )
+    # The fake signs the webhooks it sends to this same process: any secret will do.
+    return FakePaymentGateway(
+        catalog=price_catalog(settings),
+        webhook_secret=secrets.token_urlsafe(32),
+        app_base_url=settings.effective_public_base_url,
+    )
+
+
 class Container(containers.DeclarativeContainer):
     """Providers for every port, each chosen by settings."""
 
@@ -175,6 +226,7 @@ class Container(containers.DeclarativeContainer):
         SecretsRefreshTokenFactory
     )
     oidc: providers.Provider[OidcProvider] = providers.Singleton(_oidc_provider, settings)
+    payments: providers.Singleton[PaymentGateway] = providers.Singleton(_payment_gateway, settings)
 
 
 class AppContainer:
@@ -184,6 +236,8 @@ class AppContainer:
         self.settings = settings
         self._di = Container(settings=settings)
         self._accounts: AccountService | None = None
+        self._billing: _BillingServices | None = None
+        self._payments: PaymentGateway | None = None
 
     async def start(self, *, serving: bool = True) -> None:
         """Open resources (database pools); when `serving`, first build the identity adapters.
@@ -197,12 +251,18 @@ class AppContainer:
             # says at once which signing key and sign-in provider are in force.
             self.access_tokens()
             self.oidc()
+            self.payments()
         result = self._di.init_resources()
         if inspect.isawaitable(result):
             await result
 
     async def stop(self) -> None:
         """Close resources."""
+        if isinstance(self._payments, StripePaymentGateway):
+            await self._payments.aclose()  # its HTTP connection pool
+            self._di.payments.reset()
+        self._payments = None
+        self._billing = None
         result = self._di.shutdown_resources()
         if inspect.isawaitable(result):
             await result
@@ -259,6 +319,38 @@ class AppContainer:
             storage=await self.storage(), clock=self.clock(), passwords=self.passwords()
         )
 
+    def payments(self) -> PaymentGateway:
+        """The payment provider: Stripe, or the fake that stands in without a key."""
+        value: PaymentGateway = self._di.payments()
+        self._payments = value
+        return value
+
+    async def _billing_services(self) -> _BillingServices:
+        if self._billing is None:
+            self._billing = _BillingServices(
+                storage=await self.storage(),
+                clock=self.clock(),
+                payments=self.payments(),
+                settings=self.settings,
+            )
+        return self._billing
+
+    async def billing(self) -> BillingService:
+        """Checkout, portal, Stripe webhooks and the user's current plan."""
+        return (await self._billing_services()).billing
+
+    async def gates(self) -> FeatureGate:
+        """The feature gate: tiers, plan limits, atomic quota use, history window."""
+        return (await self._billing_services()).gate
+
+    async def export(self) -> ExportService:
+        """The data export (Pro and Coach)."""
+        return (await self._billing_services()).export
+
+    async def billing_admin(self) -> BillingAdminService:
+        """Billing metrics and plan limits for administrators."""
+        return (await self._billing_services()).admin
+
     def override(self, name: str, instance: Any) -> None:
         """Replace one port with an instance (tests and embedders use this for fakes).
 
@@ -266,6 +358,32 @@ class AppContainer:
         """
         getattr(self._di, name).override(providers.Object(instance))
         self._accounts = None
+        self._billing = None
+
+
+class _BillingServices:
+    """The billing use cases, built together because they share the gate and the catalog."""
+
+    def __init__(
+        self, *, storage: Storage, clock: Clock, payments: PaymentGateway, settings: Settings
+    ) -> None:
+        catalog = price_catalog(settings)
+        grace_s = settings.billing_grace_period_s
+        self.gate = FeatureGate(
+            storage=storage, clock=clock, catalog=catalog, grace_period_s=grace_s
+        )
+        self.billing = BillingService(
+            storage=storage,
+            payments=payments,
+            clock=clock,
+            catalog=catalog,
+            grace_period_s=grace_s,
+            public_base_url=settings.effective_public_base_url,
+        )
+        self.export = ExportService(storage=storage, clock=clock, gate=self.gate)
+        self.admin = BillingAdminService(
+            storage=storage, clock=clock, catalog=catalog, grace_period_s=grace_s, gate=self.gate
+        )
 
 
 async def resolve[T](provider: providers.Provider[T]) -> T:
