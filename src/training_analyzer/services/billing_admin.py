@@ -154,9 +154,9 @@ class BillingAdminService:
         )
 
     async def update_plan_limits(
-        self, *, admin_id: str, tier: Tier, limits: Mapping[Feature, Limit]
+        self, *, admin_id: str, plan_id: str, limits: Mapping[Feature, Limit]
     ) -> Plan:
-        """Replace the given limits of `tier`'s plan; the others stay. Returns the new plan.
+        """Replace the given limits of plan `plan_id` (a tier); the others stay; return it.
 
         Raises InvalidInput when a limit does not fit its feature (the core's Plan rules) or
         no limit is given; NotFound for an unknown tier.
@@ -164,9 +164,9 @@ class BillingAdminService:
         if not limits:
             raise InvalidInput("limits", "name at least one feature")
         try:
-            tier = Tier(tier)
+            tier = Tier(plan_id)
         except ValueError:
-            raise NotFound(f"no plan {tier!r}", plan=str(tier)) from None
+            raise NotFound(f"no plan {plan_id!r}", plan=plan_id) from None
         current = next(p for p in await self._gate.plans() if p.tier is tier)
         entitlements = tuple(
             Entitlement(feature=e.feature, measure=e.measure, limit=limits.get(e.feature, e.limit))

@@ -38,8 +38,13 @@ from training_analyzer.entrypoints.http.errors import (
     internal_error_handler,
 )
 from training_analyzer.entrypoints.http.routes import admin as admin_routes
+from training_analyzer.entrypoints.http.routes import admin_billing as admin_billing_routes
 from training_analyzer.entrypoints.http.routes import auth as auth_routes
+from training_analyzer.entrypoints.http.routes import billing as billing_routes
+from training_analyzer.entrypoints.http.routes import export as export_routes
 from training_analyzer.entrypoints.http.routes import me as me_routes
+from training_analyzer.entrypoints.http.routes import plans as plans_routes
+from training_analyzer.entrypoints.http.routes import usage as usage_routes
 from training_analyzer.entrypoints.http.routes.health import health, ready
 from training_analyzer.entrypoints.http.security import cors_config, security_headers
 from training_analyzer.logging import configure_logging
@@ -138,6 +143,11 @@ def create_app(container: AppContainer, *, manage_container: bool = True) -> Lit
             *auth_routes.ROUTES,
             *me_routes.ROUTES,
             *admin_routes.ROUTES,
+            *plans_routes.ROUTES,
+            *billing_routes.ROUTES,
+            *usage_routes.ROUTES,
+            *export_routes.ROUTES,
+            *admin_billing_routes.ROUTES,
         ],
         dependencies={
             "container": Provide(provide_container, use_cache=True),
