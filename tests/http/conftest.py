@@ -107,3 +107,10 @@ async def register(
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+# The PostgreSQL fixtures of the storage suite (a migrated schema per session; skipped when the
+# server is unreachable, a failure with CI=true).
+from tests.contract.conftest import postgres_admin_dsn, postgres_dsn  # noqa: E402
+
+__all__ = ["postgres_admin_dsn", "postgres_dsn"]
