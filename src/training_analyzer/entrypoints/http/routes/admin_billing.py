@@ -10,7 +10,7 @@ from typing import Annotated, Final
 import msgspec
 from litestar import get, put
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody, PathParameter
 
 from training_analyzer.container import AppContainer
 from training_analyzer.core.identity import AccessClaims
@@ -58,7 +58,7 @@ async def billing_metrics(container: NamedDependency[AppContainer]) -> BillingMe
     request_max_body_size=PLAN_BODY_MAX_BYTES,
 )
 async def update_plan(
-    plan_id: Annotated[str, Parameter(max_length=32)],
+    plan_id: Annotated[str, PathParameter(max_length=32)],
     data: JSONBody[PlanLimitsBody],
     container: NamedDependency[AppContainer],
     claims: NamedDependency[AccessClaims],

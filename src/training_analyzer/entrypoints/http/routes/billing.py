@@ -24,7 +24,7 @@ from typing import Annotated, Any, Final
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import Redirect
 
 from training_analyzer.adapters.memory.payments import FakePaymentGateway
@@ -38,7 +38,7 @@ from training_analyzer.services.billing import SubscriptionView, WebhookOutcome
 CHECKOUT_BODY_MAX_BYTES: Final = 4096
 # Stripe's event payloads are small; 512 KiB leaves room for large invoices' line items.
 WEBHOOK_BODY_MAX_BYTES: Final = 524_288
-_SESSION_ID = Parameter(max_length=255)
+_SESSION_ID = PathParameter(max_length=255)
 
 
 class CheckoutBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -262,7 +262,7 @@ _RETURN_TEXT: Final = {
     media_type="text/html",
 )
 async def billing_return(
-    result: Annotated[str, Parameter(query="result", max_length=16)] = "success",
+    result: Annotated[str, QueryParameter(max_length=16)] = "success",
 ) -> Response[str]:
     """A short page saying what happens next."""
     title, text = _RETURN_TEXT.get(result, _RETURN_TEXT["success"])

@@ -10,7 +10,7 @@ from typing import Annotated, Final
 
 from litestar import Response, get
 from litestar.di import NamedDependency
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 from training_analyzer.container import AppContainer
 from training_analyzer.core.identity import AccessClaims
@@ -31,7 +31,7 @@ from training_analyzer.services.export import ExportFormat
 async def export_data(
     container: NamedDependency[AppContainer],
     claims: NamedDependency[AccessClaims],
-    fmt: Annotated[ExportFormat, Parameter(query="format")] = ExportFormat.JSON,
+    fmt: Annotated[ExportFormat, QueryParameter(name="format")] = ExportFormat.JSON,
 ) -> Response[bytes]:
     """Build and answer the archive."""
     export = await container.export()
