@@ -40,6 +40,14 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/auth/google/callback"),
         ("POST", "/auth/refresh"),
         ("POST", "/auth/logout"),
+        # Billing: the pricing page; Stripe's webhook (authenticated by its signature); the
+        # fake checkout that stands in for Stripe's hosted page without a key (the session id
+        # in the URL is the credential, as on Stripe's), and the page checkout returns to.
+        ("GET", "/plans"),
+        ("POST", "/webhooks/stripe"),
+        ("GET", "/billing/fake-checkout/{session_id}"),
+        ("POST", "/billing/fake-checkout/{session_id}"),
+        ("GET", "/billing/return"),
     }
 )
 ADMIN_PREFIX = "/admin"
