@@ -7,6 +7,7 @@ signing keys (so two app instances accept each other's tokens).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,10 +32,16 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(autouse=True)
-def _reset_structlog() -> Iterator[None]:
-    """CLI tests configure structlog on a captured stream; later tests must not write to it."""
+def _reset_logging() -> Iterator[None]:
+    """CLI tests configure logging on a captured stream; later tests must not write to it."""
+    root = logging.getLogger()
+    level = root.level
     yield
     structlog.reset_defaults()
+    for handler in list(root.handlers):
+        if getattr(handler, "_training_analyzer", False):
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 def cheap_hasher() -> Argon2PasswordHasher:
