@@ -55,6 +55,12 @@ def ip_key(action: str, ip: str | None) -> str:
     return f"{action}:ip:{ip or 'unknown'}"
 
 
+def _kind(key: str) -> str:
+    """What a key counts ("ip", "account") for logs and the problem body; never the value."""
+    parts = key.split(":")
+    return parts[1] if len(parts) > 2 else "key"
+
+
 class RateLimiter:
     """Counts attempts in the database and refuses those over a limit."""
 
@@ -80,7 +86,7 @@ class RateLimiter:
         if exceeded:
             reset_at = max(hit.reset_at for hit in exceeded)
             retry_after_s = max(1, math.ceil((reset_at - now).total_seconds()))
-            kinds = sorted({hit.key.split(":")[1] for hit in exceeded})
+            kinds = sorted({_kind(hit.key) for hit in exceeded})
             log.warning("rate_limit.refused", action=action, by=",".join(kinds))
             raise RateLimited(
                 "too many attempts; try again later",
