@@ -27,12 +27,18 @@ from training_analyzer.adapters.sql.schema import TABLES
 from training_analyzer.core.errors import ConfigurationError
 
 EXPECTED = {
-    "sqlite": ["0001_initial.sql", "0003_sign_in_flows_and_rate_limits.sql"],
+    "sqlite": [
+        "0001_initial.sql",
+        "0003_sign_in_flows_and_rate_limits.sql",
+        "0005_activity_links_and_bests.sql",
+    ],
     "postgres": [
         "0001_initial.sql",
         "0002_row_level_security.postgres.sql",
         "0003_sign_in_flows_and_rate_limits.sql",
         "0004_sign_in_flows_and_rate_limits_rls.postgres.sql",
+        "0005_activity_links_and_bests.sql",
+        "0006_activity_links_and_bests_rls.postgres.sql",
     ],
 }
 EXTRA_TABLE = "CREATE TABLE extra_things (user_id TEXT NOT NULL, n INTEGER NOT NULL);\n"

@@ -16,7 +16,8 @@ import pytest
 from tests.contract import storage_builders as make
 from training_analyzer.adapters.sql.postgres import APP_ROLE, PostgresStorage
 from training_analyzer.adapters.sql.schema import TABLES, TRANSIENT_TABLES
-from training_analyzer.ports.storage import Storage
+from training_analyzer.core.analytics import ActivityBests
+from training_analyzer.ports.storage import ActivityLink, Storage
 
 
 @pytest.fixture(params=[pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -46,6 +47,14 @@ async def _tenant_with_everything(storage: Storage) -> str:
     async with storage.unit_of_work(user_id=uid) as uow:
         await uow.activities.add(user_id=uid, activity=ride)
         await uow.streams.put(user_id=uid, activity_id=ride.id, streams=make.streams(10))
+        await uow.activity_links.put(
+            user_id=uid,
+            link=ActivityLink(activity_id=ride.id, multisport_group="g", multisport_index=0),
+        )
+        await uow.activity_bests.put(
+            user_id=uid,
+            bests=ActivityBests(activity_id=ride.id, day=date(2024, 5, 1), sport=ride.sport),
+        )
         await uow.sessions.add(user_id=uid, session=make.session(uid))
         await uow.identities.link(user_id=uid, identity=make.identity(uid))
         await uow.athletes.save(user_id=uid, profile=make.profile(uid))

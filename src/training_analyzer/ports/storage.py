@@ -32,6 +32,8 @@ from contextlib import AbstractAsyncContextManager
 from datetime import date, datetime
 from typing import Protocol
 
+import msgspec
+
 from training_analyzer.core.accounts import (
     AuditEvent,
     IdentityProvider,
@@ -46,7 +48,9 @@ from training_analyzer.core.accounts import (
     User,
 )
 from training_analyzer.core.activities import Activity, DailyLoad, Source, Sport, SportFamily
+from training_analyzer.core.analytics import ActivityBests
 from training_analyzer.core.athletes import AthleteProfile
+from training_analyzer.core.errors import InvalidInput
 from training_analyzer.core.metrics.streams import Streams
 from training_analyzer.core.pagination import Page
 
@@ -221,6 +225,83 @@ class StreamRepository(Protocol):
         ...
 
 
+class ActivityLink(msgspec.Struct, frozen=True, kw_only=True):
+    """How one activity relates to others (docs/activities.md).
+
+    `duplicate_of` names the canonical activity when this one records the same workout from
+    another source (only canonical activities count toward load, volume and records);
+    `multisport_group` and `multisport_index` tie the legs of one multi-sport file together.
+    """
+
+    activity_id: str
+    duplicate_of: str | None = None
+    multisport_group: str | None = None
+    multisport_index: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.activity_id:
+            raise InvalidInput("activity_id", "must not be empty")
+        if self.duplicate_of is not None and self.duplicate_of == self.activity_id:
+            raise InvalidInput("duplicate_of", "an activity cannot duplicate itself")
+        if (self.multisport_group is None) != (self.multisport_index is None):
+            raise InvalidInput(
+                "multisport_index", "multisport_group and multisport_index go together"
+            )
+        if self.multisport_index is not None and self.multisport_index < 0:
+            raise InvalidInput("multisport_index", f"must be >= 0, got {self.multisport_index}")
+
+
+class ActivityLinkRepository(Protocol):
+    """Duplicate and multi-sport links between the acting user's activities.
+
+    A link row goes with its activity (deleted with it); deleting a canonical activity also
+    deletes the links of its duplicates unless the caller re-linked them first.
+    """
+
+    async def put(self, *, user_id: str, link: ActivityLink) -> None:
+        """Create or replace the link of `link.activity_id`.
+
+        Raises NotFound if the activity or the `duplicate_of` activity is not the user's.
+        """
+        ...
+
+    async def get_many(
+        self, *, user_id: str, activity_ids: Sequence[str]
+    ) -> dict[str, ActivityLink]:
+        """The links of the given activities, by activity id (activities without one absent)."""
+        ...
+
+    async def duplicates_of(self, *, user_id: str, activity_id: str) -> list[ActivityLink]:
+        """The links of every activity recorded as a duplicate of `activity_id`, by id."""
+        ...
+
+    async def group(self, *, user_id: str, multisport_group: str) -> list[ActivityLink]:
+        """The legs of a multi-sport group, by index."""
+        ...
+
+    async def duplicate_ids(self, *, user_id: str) -> frozenset[str]:
+        """The ids of every activity that is a linked duplicate (not canonical)."""
+        ...
+
+
+class ActivityBestsRepository(Protocol):
+    """Per-activity bests (mean-maximal power, fastest distances) kept for records."""
+
+    async def put(self, *, user_id: str, bests: ActivityBests) -> None:
+        """Create or replace the bests of `bests.activity_id`. Raises NotFound if the activity
+        is not the user's."""
+        ...
+
+    async def get(self, *, user_id: str, activity_id: str) -> ActivityBests | None:
+        """The bests of one activity, or None."""
+        ...
+
+    async def all(self, *, user_id: str, day_from: date | None = None) -> list[ActivityBests]:
+        """Every stored bests record (of local days on or after `day_from` if given), ordered
+        by day then activity id."""
+        ...
+
+
 class DailyLoadRepository(Protocol):
     """The acting user's daily training loads (and PMC state) by calendar day."""
 
@@ -234,6 +315,10 @@ class DailyLoadRepository(Protocol):
 
     async def delete_from(self, *, user_id: str, day_from: date) -> int:
         """Delete every day on or after `day_from` (before a recomputation); returns how many."""
+        ...
+
+    async def latest(self, *, user_id: str, before: date) -> DailyLoad | None:
+        """The stored day closest before `before` (the seed of a recomputation), or None."""
         ...
 
 
@@ -435,6 +520,16 @@ class UnitOfWork(Protocol):
     @property
     def daily_loads(self) -> DailyLoadRepository:
         """Daily loads."""
+        ...
+
+    @property
+    def activity_links(self) -> ActivityLinkRepository:
+        """Duplicate and multi-sport links between activities."""
+        ...
+
+    @property
+    def activity_bests(self) -> ActivityBestsRepository:
+        """Per-activity bests for records and predictions."""
         ...
 
     @property

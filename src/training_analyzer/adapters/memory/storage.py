@@ -43,6 +43,7 @@ from training_analyzer.core.activities import (
     pack_streams,
     unpack_streams,
 )
+from training_analyzer.core.analytics import ActivityBests
 from training_analyzer.core.athletes import AthleteProfile
 from training_analyzer.core.errors import (
     Conflict,
@@ -60,7 +61,7 @@ from training_analyzer.core.pagination import (
     page_limit,
     to_micros,
 )
-from training_analyzer.ports.storage import SystemUnitOfWork, UnitOfWork
+from training_analyzer.ports.storage import ActivityLink, SystemUnitOfWork, UnitOfWork
 
 _ACTIVITY_CURSOR = "activities"
 _AUDIT_CURSOR = "audit"
@@ -79,6 +80,8 @@ class _Tables:
     activities: dict[tuple[str, str], Activity] = field(default_factory=dict)
     streams: dict[tuple[str, str], bytes] = field(default_factory=dict)
     daily_loads: dict[tuple[str, date], DailyLoad] = field(default_factory=dict)
+    activity_links: dict[tuple[str, str], ActivityLink] = field(default_factory=dict)
+    activity_bests: dict[tuple[str, str], ActivityBests] = field(default_factory=dict)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     usage: dict[tuple[str, str, str], int] = field(default_factory=dict)
     payment_events: dict[str, PaymentEvent] = field(default_factory=dict)
@@ -194,6 +197,8 @@ class InMemoryUserRepository:
         _drop_owned(t.activities, user_id)
         _drop_owned(t.streams, user_id)
         _drop_owned(t.daily_loads, user_id)
+        _drop_owned(t.activity_links, user_id)
+        _drop_owned(t.activity_bests, user_id)
         _drop_owned(t.usage, user_id)
         t.profiles.pop(user_id, None)
         t.subscriptions.pop(user_id, None)
@@ -410,6 +415,15 @@ class InMemoryActivityRepository:
         self._tx.user(user_id)
         t = self._tx.t
         t.streams.pop((user_id, activity_id), None)
+        t.activity_bests.pop((user_id, activity_id), None)
+        t.activity_links.pop((user_id, activity_id), None)
+        # The foreign key on duplicate_of cascades: duplicates' links go with their canonical.
+        for key in [
+            k
+            for k, link in t.activity_links.items()
+            if k[0] == user_id and link.duplicate_of == activity_id
+        ]:
+            del t.activity_links[key]
         return t.activities.pop((user_id, activity_id), None) is not None
 
     async def page(
@@ -520,6 +534,99 @@ class InMemoryDailyLoadRepository:
         for k in doomed:
             del t.daily_loads[k]
         return len(doomed)
+
+    async def latest(self, *, user_id: str, before: date) -> DailyLoad | None:
+        """The stored day closest before `before`."""
+        self._tx.user(user_id)
+        earlier = [
+            d
+            for (owner, day), d in self._tx.t.daily_loads.items()
+            if owner == user_id and day < before
+        ]
+        return max(earlier, key=lambda d: d.day, default=None)
+
+
+class InMemoryActivityLinkRepository:
+    """Duplicate and multi-sport links."""
+
+    def __init__(self, tx: _Tx) -> None:
+        self._tx = tx
+
+    async def put(self, *, user_id: str, link: ActivityLink) -> None:
+        """Create or replace a link."""
+        self._tx.user(user_id)
+        t = self._tx.t
+        for activity_id in (link.activity_id, link.duplicate_of):
+            if activity_id is not None and (user_id, activity_id) not in t.activities:
+                raise NotFound("no such activity", activity_id=activity_id)
+        t.activity_links[(user_id, link.activity_id)] = link
+
+    async def get_many(
+        self, *, user_id: str, activity_ids: Sequence[str]
+    ) -> dict[str, ActivityLink]:
+        """Links of the given activities."""
+        self._tx.user(user_id)
+        links = self._tx.t.activity_links
+        return {i: links[(user_id, i)] for i in activity_ids if (user_id, i) in links}
+
+    async def duplicates_of(self, *, user_id: str, activity_id: str) -> list[ActivityLink]:
+        """Links of the duplicates of an activity."""
+        self._tx.user(user_id)
+        found = [
+            link
+            for (owner, _), link in self._tx.t.activity_links.items()
+            if owner == user_id and link.duplicate_of == activity_id
+        ]
+        return sorted(found, key=lambda link: link.activity_id)
+
+    async def group(self, *, user_id: str, multisport_group: str) -> list[ActivityLink]:
+        """Legs of a multi-sport group."""
+        self._tx.user(user_id)
+        found = [
+            link
+            for (owner, _), link in self._tx.t.activity_links.items()
+            if owner == user_id and link.multisport_group == multisport_group
+        ]
+        return sorted(found, key=lambda link: (link.multisport_index or 0, link.activity_id))
+
+    async def duplicate_ids(self, *, user_id: str) -> frozenset[str]:
+        """Ids of every linked duplicate."""
+        self._tx.user(user_id)
+        return frozenset(
+            activity_id
+            for (owner, activity_id), link in self._tx.t.activity_links.items()
+            if owner == user_id and link.duplicate_of is not None
+        )
+
+
+class InMemoryActivityBestsRepository:
+    """Per-activity bests."""
+
+    def __init__(self, tx: _Tx) -> None:
+        self._tx = tx
+
+    async def put(self, *, user_id: str, bests: ActivityBests) -> None:
+        """Create or replace an activity's bests."""
+        self._tx.user(user_id)
+        t = self._tx.t
+        if (user_id, bests.activity_id) not in t.activities:
+            raise NotFound("no such activity", activity_id=bests.activity_id)
+        t.activity_bests[(user_id, bests.activity_id)] = bests
+
+    async def get(self, *, user_id: str, activity_id: str) -> ActivityBests | None:
+        """One activity's bests."""
+        self._tx.user(user_id)
+        return self._tx.t.activity_bests.get((user_id, activity_id))
+
+    async def all(self, *, user_id: str, day_from: date | None = None) -> list[ActivityBests]:
+        """Every bests record, by day then activity id."""
+        self._tx.user(user_id)
+        found = [
+            b
+            for (owner, _), b in self._tx.t.activity_bests.items()
+            if owner == user_id and (day_from is None or b.day >= day_from)
+        ]
+        return sorted(found, key=lambda b: (b.day, b.activity_id))
 
 
 class InMemorySubscriptionRepository:
@@ -823,6 +930,8 @@ class InMemoryUnitOfWork:
         self.activities = InMemoryActivityRepository(tx)
         self.streams = InMemoryStreamRepository(tx)
         self.daily_loads = InMemoryDailyLoadRepository(tx)
+        self.activity_links = InMemoryActivityLinkRepository(tx)
+        self.activity_bests = InMemoryActivityBestsRepository(tx)
         self.subscriptions = InMemorySubscriptionRepository(tx)
         self.usage = InMemoryUsageCounterRepository(tx)
         self.audit = InMemoryAuditLog(tx)

@@ -45,8 +45,10 @@ from training_analyzer.core.activities import (
     sports_in_family,
     unpack_streams,
 )
+from training_analyzer.core.analytics import ActivityBests, PowerBest
 from training_analyzer.core.athletes import THRESHOLD_FIELDS, AthleteProfile, Sex, Thresholds
 from training_analyzer.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from training_analyzer.core.metrics.pace import BestEffort
 from training_analyzer.core.metrics.streams import Streams
 from training_analyzer.core.pagination import (
     Cursor,
@@ -56,6 +58,7 @@ from training_analyzer.core.pagination import (
     page_limit,
 )
 from training_analyzer.core.tiers import Tier
+from training_analyzer.ports.storage import ActivityLink
 
 ACTIVITY_CURSOR = "activities"
 AUDIT_CURSOR = "audit"
@@ -704,6 +707,181 @@ class SqlStreamRepository:
 
 
 # ---------------------------------------------------------------------------------------------
+# activity links and bests
+
+_LINK_COLUMNS = ("user_id", "activity_id", "duplicate_of", "multisport_group", "multisport_index")
+_LINK_SELECT = ", ".join(_LINK_COLUMNS[1:])
+_LINK_UPSERT = _insert(
+    "activity_links",
+    _LINK_COLUMNS,
+    " ON CONFLICT (user_id, activity_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _LINK_COLUMNS[2:]),
+)
+_LINK_DUPLICATES_OF = Query(
+    f"SELECT {_LINK_SELECT} FROM activity_links "  # noqa: S608
+    "WHERE user_id = :user_id AND duplicate_of = :activity_id ORDER BY activity_id"
+)
+_LINK_GROUP = Query(
+    f"SELECT {_LINK_SELECT} FROM activity_links "  # noqa: S608
+    "WHERE user_id = :user_id AND multisport_group = :multisport_group "
+    "ORDER BY multisport_index, activity_id"
+)
+_LINK_DUPLICATE_IDS = Query(
+    "SELECT activity_id FROM activity_links WHERE user_id = :user_id AND duplicate_of IS NOT NULL"
+)
+# Ids per lookup: well under SQLite's 32,766 host parameters and one page of a listing (200).
+_LINK_BATCH = 500
+
+
+@functools.cache
+def _links_by_id_query(count: int) -> Query:
+    ids = ", ".join(f":id_{i}" for i in range(count))
+    return Query(
+        f"SELECT {_LINK_SELECT} FROM activity_links "  # noqa: S608
+        f"WHERE user_id = :user_id AND activity_id IN ({ids})"
+    )
+
+
+def _link(r: Row) -> ActivityLink:
+    return ActivityLink(
+        activity_id=r["activity_id"],
+        duplicate_of=r["duplicate_of"],
+        multisport_group=r["multisport_group"],
+        multisport_index=r["multisport_index"],
+    )
+
+
+class SqlActivityLinkRepository:
+    """Duplicate and multi-sport links in `activity_links`."""
+
+    def __init__(self, conn: SqlConnection, scope: Scope) -> None:
+        self._conn = conn
+        self._scope = scope
+
+    async def put(self, *, user_id: str, link: ActivityLink) -> None:
+        """Create or replace a link."""
+        self._scope.check(user_id)
+        params = {
+            "user_id": user_id,
+            "activity_id": link.activity_id,
+            "duplicate_of": link.duplicate_of,
+            "multisport_group": link.multisport_group,
+            "multisport_index": link.multisport_index,
+        }
+        try:
+            await self._conn.execute(_LINK_UPSERT, params)
+        except NotFound:
+            raise NotFound("no such activity", activity_id=link.activity_id) from None
+
+    async def get_many(
+        self, *, user_id: str, activity_ids: Sequence[str]
+    ) -> dict[str, ActivityLink]:
+        """Links of the given activities."""
+        self._scope.check(user_id)
+        ids = list(dict.fromkeys(activity_ids))
+        out: dict[str, ActivityLink] = {}
+        for first in range(0, len(ids), _LINK_BATCH):
+            chunk = ids[first : first + _LINK_BATCH]
+            params: dict[str, object] = {"user_id": user_id}
+            params.update({f"id_{i}": v for i, v in enumerate(chunk)})
+            for r in await self._conn.fetch(_links_by_id_query(len(chunk)), params):
+                out[r["activity_id"]] = _link(r)
+        return out
+
+    async def duplicates_of(self, *, user_id: str, activity_id: str) -> list[ActivityLink]:
+        """Links of the duplicates of an activity."""
+        self._scope.check(user_id)
+        params = {"user_id": user_id, "activity_id": activity_id}
+        return [_link(r) for r in await self._conn.fetch(_LINK_DUPLICATES_OF, params)]
+
+    async def group(self, *, user_id: str, multisport_group: str) -> list[ActivityLink]:
+        """Legs of a multi-sport group."""
+        self._scope.check(user_id)
+        params = {"user_id": user_id, "multisport_group": multisport_group}
+        return [_link(r) for r in await self._conn.fetch(_LINK_GROUP, params)]
+
+    async def duplicate_ids(self, *, user_id: str) -> frozenset[str]:
+        """Ids of every linked duplicate."""
+        self._scope.check(user_id)
+        rows = await self._conn.fetch(_LINK_DUPLICATE_IDS, {"user_id": user_id})
+        return frozenset(r["activity_id"] for r in rows)
+
+
+_BESTS_COLUMNS = ("user_id", "activity_id", "day", "sport", "power", "efforts")
+_BESTS_SELECT = ", ".join(_BESTS_COLUMNS[1:])
+_BESTS_UPSERT = _insert(
+    "activity_bests",
+    _BESTS_COLUMNS,
+    " ON CONFLICT (user_id, activity_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _BESTS_COLUMNS[2:]),
+)
+_BESTS_GET = Query(
+    f"SELECT {_BESTS_SELECT} FROM activity_bests "  # noqa: S608
+    "WHERE user_id = :user_id AND activity_id = :activity_id"
+)
+_BESTS_ALL = Query(
+    f"SELECT {_BESTS_SELECT} FROM activity_bests "  # noqa: S608
+    "WHERE user_id = :user_id ORDER BY day, activity_id"
+)
+_BESTS_FROM = Query(
+    f"SELECT {_BESTS_SELECT} FROM activity_bests "  # noqa: S608
+    "WHERE user_id = :user_id AND day >= :day_from ORDER BY day, activity_id"
+)
+_power_bests_decoder = msgspec.json.Decoder(tuple[PowerBest, ...])
+_efforts_decoder = msgspec.json.Decoder(tuple[BestEffort, ...])
+
+
+def _bests(conn: SqlConnection, r: Row) -> ActivityBests:
+    return ActivityBests(
+        activity_id=r["activity_id"],
+        day=conn.day(r["day"]),
+        sport=Sport(r["sport"]),
+        power=_power_bests_decoder.decode(r["power"]),
+        efforts=_efforts_decoder.decode(r["efforts"]),
+    )
+
+
+class SqlActivityBestsRepository:
+    """Per-activity bests in `activity_bests` (power and efforts as JSON)."""
+
+    def __init__(self, conn: SqlConnection, scope: Scope) -> None:
+        self._conn = conn
+        self._scope = scope
+
+    async def put(self, *, user_id: str, bests: ActivityBests) -> None:
+        """Create or replace an activity's bests."""
+        self._scope.check(user_id)
+        params = {
+            "user_id": user_id,
+            "activity_id": bests.activity_id,
+            "day": bests.day,
+            "sport": plain(bests.sport),
+            "power": msgspec.json.encode(bests.power).decode(),
+            "efforts": msgspec.json.encode(bests.efforts).decode(),
+        }
+        try:
+            await self._conn.execute(_BESTS_UPSERT, params)
+        except NotFound:
+            raise NotFound("no such activity", activity_id=bests.activity_id) from None
+
+    async def get(self, *, user_id: str, activity_id: str) -> ActivityBests | None:
+        """One activity's bests."""
+        self._scope.check(user_id)
+        params = {"user_id": user_id, "activity_id": activity_id}
+        row = await self._conn.fetchrow(_BESTS_GET, params)
+        return None if row is None else _bests(self._conn, row)
+
+    async def all(self, *, user_id: str, day_from: date | None = None) -> list[ActivityBests]:
+        """Every bests record, by day then activity id."""
+        self._scope.check(user_id)
+        if day_from is None:
+            rows = await self._conn.fetch(_BESTS_ALL, {"user_id": user_id})
+        else:
+            rows = await self._conn.fetch(_BESTS_FROM, {"user_id": user_id, "day_from": day_from})
+        return [_bests(self._conn, r) for r in rows]
+
+
+# ---------------------------------------------------------------------------------------------
 # daily loads
 
 _LOAD_COLUMNS = (
@@ -729,6 +907,10 @@ _LOAD_RANGE = Query(
 )
 _LOAD_DELETE_FROM = Query(
     "DELETE FROM daily_loads WHERE user_id = :user_id AND day >= :day_from RETURNING day"
+)
+_LOAD_LATEST = Query(
+    f"SELECT {', '.join(_LOAD_COLUMNS)} FROM daily_loads "  # noqa: S608
+    "WHERE user_id = :user_id AND day < :before ORDER BY day DESC LIMIT 1"
 )
 
 
@@ -777,6 +959,12 @@ class SqlDailyLoadRepository:
         self._scope.check(user_id)
         params = {"user_id": user_id, "day_from": day_from}
         return len(await self._conn.fetch(_LOAD_DELETE_FROM, params))
+
+    async def latest(self, *, user_id: str, before: date) -> DailyLoad | None:
+        """The stored day closest before `before`."""
+        self._scope.check(user_id)
+        row = await self._conn.fetchrow(_LOAD_LATEST, {"user_id": user_id, "before": before})
+        return None if row is None else _daily_load(self._conn, row)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1313,6 +1501,8 @@ class SqlUnitOfWork:
         self.activities = SqlActivityRepository(conn, scope)
         self.streams = SqlStreamRepository(conn, scope)
         self.daily_loads = SqlDailyLoadRepository(conn, scope)
+        self.activity_links = SqlActivityLinkRepository(conn, scope)
+        self.activity_bests = SqlActivityBestsRepository(conn, scope)
         self.subscriptions = SqlSubscriptionRepository(conn, scope)
         self.usage = SqlUsageCounterRepository(conn, scope)
         self.audit = SqlAuditLog(conn, scope)

@@ -142,6 +142,29 @@ TABLES: tuple[Table, ...] = (
         ("user_id", "activity_id"),
     ),
     Table(
+        "activity_links",
+        (
+            ("user_id", T),
+            ("activity_id", T),
+            ("duplicate_of", T),
+            ("multisport_group", T),
+            ("multisport_index", N),
+        ),
+        ("user_id", "activity_id"),
+    ),
+    Table(
+        "activity_bests",
+        (
+            ("user_id", T),
+            ("activity_id", T),
+            ("day", D),
+            ("sport", T),
+            ("power", T),
+            ("efforts", T),
+        ),
+        ("user_id", "activity_id"),
+    ),
+    Table(
         "daily_loads",
         (
             ("user_id", T),
