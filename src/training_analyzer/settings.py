@@ -82,6 +82,8 @@ AttemptLimit = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
 WindowSeconds = Annotated[int, msgspec.Meta(ge=1, le=86_400)]
 # How long a past-due subscription keeps its tier: 0 to 90 days.
 GraceSeconds = Annotated[int, msgspec.Meta(ge=0, le=7_776_000)]
+# Activity uploads (a file or a zip, and what a zip unpacks to): 1 KiB to 1 GiB.
+UploadBytes = Annotated[int, msgspec.Meta(ge=1024, le=1_073_741_824)]
 
 GOOGLE_DISCOVERY_URL: Final = "https://accounts.google.com/.well-known/openid-configuration"
 # RFC 7518 §3.2: an HS256 key at least as long as the hash output (256 bits).
@@ -136,6 +138,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     stripe_price_coach_month: str = ""
     stripe_price_coach_year: str = ""
     billing_grace_period_s: GraceSeconds = 7 * 86_400
+    # Activities: the upload limit (25 MiB) and the demo athlete seeded by `serve`.
+    max_upload_bytes: UploadBytes = 25 * 1024 * 1024
+    demo_data: bool = True
 
     def __post_init__(self) -> None:
         if not self.host.strip():
@@ -338,6 +343,7 @@ _RANGES: Final[dict[str, str]] = {
     "AttemptLimit": "an integer between 1 and 1000000",
     "WindowSeconds": "a number of seconds between 1 and 86400",
     "GraceSeconds": "a number of seconds between 0 and 7776000 (90 days)",
+    "UploadBytes": "a number of bytes between 1024 and 1073741824",
 }
 
 
