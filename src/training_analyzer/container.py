@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 from dependency_injector import containers, providers
 
+from training_analyzer.adapters import files as activity_files
 from training_analyzer.adapters.identity.google_oidc import AuthlibGoogleOidcProvider
 from training_analyzer.adapters.identity.passwords import Argon2PasswordHasher
 from training_analyzer.adapters.identity.tokens import (
@@ -44,9 +45,13 @@ from training_analyzer.ports.identity import (
 from training_analyzer.ports.payments import PaymentGateway
 from training_analyzer.ports.storage import Storage
 from training_analyzer.services.accounts import AccountService, AuthPolicy, origins_of
+from training_analyzer.services.activities import ActivityService
 from training_analyzer.services.admin import AdminService
+from training_analyzer.services.analytics import AnalyticsService
+from training_analyzer.services.athletes import AthleteService
 from training_analyzer.services.billing import BillingService
 from training_analyzer.services.billing_admin import BillingAdminService
+from training_analyzer.services.demo import DemoSeeder
 from training_analyzer.services.export import ExportService
 from training_analyzer.services.gates import FeatureGate
 from training_analyzer.services.rate_limits import RateLimit
@@ -350,6 +355,32 @@ class AppContainer:
     async def billing_admin(self) -> BillingAdminService:
         """Billing metrics and plan limits for administrators."""
         return (await self._billing_services()).admin
+
+    async def activities(self) -> ActivityService:
+        """Activity import (the file decoders of adapters.files), listing, reading, deletion."""
+        return ActivityService(
+            storage=await self.storage(),
+            clock=self.clock(),
+            files=activity_files,
+            max_upload_bytes=self.settings.max_upload_bytes,
+        )
+
+    async def athletes(self) -> AthleteService:
+        """Athlete thresholds, their zones, and the rescoring they trigger."""
+        return AthleteService(storage=await self.storage(), clock=self.clock())
+
+    async def analytics(self) -> AnalyticsService:
+        """The fitness timeline, volumes, zones, calendar, load analysis, records."""
+        return AnalyticsService(storage=await self.storage(), clock=self.clock())
+
+    async def demo(self) -> DemoSeeder:
+        """The demo athlete seeder (`serve` with TA_DEMO_DATA)."""
+        return DemoSeeder(
+            storage=await self.storage(),
+            clock=self.clock(),
+            hasher=self.passwords(),
+            activities=await self.activities(),
+        )
 
     def override(self, name: str, instance: Any) -> None:
         """Replace one port with an instance (tests and embedders use this for fakes).
