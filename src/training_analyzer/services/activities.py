@@ -52,9 +52,11 @@ from training_analyzer.core.analytics import (
     activity_time_s,
     fitness_timeline,
 )
-from training_analyzer.core.athletes import AthleteProfile
+from training_analyzer.core.athletes import AthleteProfile, Thresholds
 from training_analyzer.core.errors import InvalidInput, NotFound
+from training_analyzer.core.metrics import zones
 from training_analyzer.core.metrics.streams import Streams, elevation_gain_loss, moving_time_s
+from training_analyzer.core.metrics.zones import ZoneSet
 from training_analyzer.core.pagination import Page
 from training_analyzer.core.parsed import ParsedActivity
 from training_analyzer.core.quotas import zone as resolve_zone
@@ -160,6 +162,9 @@ class ActivityDetail(msgspec.Struct, frozen=True, kw_only=True):
     bests: ActivityBests | None
     duplicates: tuple[str, ...] = ()
     group_members: tuple[str, ...] = ()
+    # The zones the stored seconds per zone refer to (thresholds of the activity's day).
+    hr_zones: ZoneSet | None = None
+    power_zones: ZoneSet | None = None
 
 
 type ProgressCallback = Callable[[str, int, int], None]
@@ -431,7 +436,9 @@ class ActivityService:
     async def get_activity(self, *, user_id: str, activity_id: str) -> ActivityDetail:
         """One activity with its links and bests. Raises NotFound."""
         async with self._storage.unit_of_work(user_id=user_id) as uow:
+            tz = await _user_zone(uow, user_id)
             activity = await _require(uow, user_id, activity_id)
+            profile = await uow.athletes.get(user_id=user_id)
             links = await uow.activity_links.get_many(user_id=user_id, activity_ids=[activity_id])
             link = links.get(activity_id)
             bests = await uow.activity_bests.get(user_id=user_id, activity_id=activity_id)
@@ -443,11 +450,20 @@ class ActivityService:
                 members = await uow.activity_links.group(
                     user_id=user_id, multisport_group=link.multisport_group
                 )
+        day = _local_date(activity.start_time, tz)
+        thresholds = None if profile is None else profile.thresholds_on(day)
+        metrics = activity.metrics
         return ActivityDetail(
             view=_view(activity, link),
             bests=bests,
             duplicates=tuple(d.activity_id for d in duplicates),
             group_members=tuple(m.activity_id for m in members),
+            hr_zones=hr_zone_set(sport=activity.sport, thresholds=thresholds)
+            if metrics is not None and metrics.hr_zone_s
+            else None,
+            power_zones=power_zone_set(sport=activity.sport, thresholds=thresholds)
+            if metrics is not None and metrics.power_zone_s
+            else None,
         )
 
     async def get_streams(self, *, user_id: str, activity_id: str) -> Streams:
@@ -595,6 +611,28 @@ def rescore(
         thresholds=thresholds,
         rpe=activity.rpe,
     )
+
+
+def hr_zone_set(*, sport: Sport, thresholds: Thresholds | None) -> ZoneSet | None:
+    """The heart-rate zones an activity of `sport` is scored with (see `Zones`)."""
+    t = thresholds
+    if t is None:
+        return None
+    if t.lthr_bpm is not None:
+        friel = zones.FrielSport.RUN if sport.family is SportFamily.RUN else zones.FrielSport.BIKE
+        return zones.hr_zones_friel(lthr_bpm=t.lthr_bpm, sport=friel)
+    if t.max_hr_bpm is not None and t.rest_hr_bpm is not None:
+        return zones.hr_zones_karvonen(hr_max_bpm=t.max_hr_bpm, hr_rest_bpm=t.rest_hr_bpm)
+    if t.max_hr_bpm is not None:
+        return zones.hr_zones_percent_max(hr_max_bpm=t.max_hr_bpm)
+    return None
+
+
+def power_zone_set(*, sport: Sport, thresholds: Thresholds | None) -> ZoneSet | None:
+    """Coggan's power zones for rides with an FTP (the stored metrics score rides only)."""
+    if thresholds is None or thresholds.ftp_w is None or sport.family is not SportFamily.RIDE:
+        return None
+    return zones.power_zones_coggan(ftp_w=thresholds.ftp_w)
 
 
 _PARTS_OF_DAY: Final = ((5, "Night"), (12, "Morning"), (17, "Afternoon"), (21, "Evening"))

@@ -13,7 +13,7 @@ from datetime import date
 import msgspec
 import structlog
 
-from training_analyzer.core.activities import Sport, SportFamily
+from training_analyzer.core.activities import Sport
 from training_analyzer.core.athletes import (
     AthleteProfile,
     Thresholds,
@@ -28,7 +28,9 @@ from training_analyzer.ports.clock import Clock
 from training_analyzer.ports.storage import Storage
 from training_analyzer.services.activities import (
     END_OF_TIME,
+    hr_zone_set,
     local_midnight,
+    power_zone_set,
     recompute_daily_loads,
     rescore,
 )
@@ -64,28 +66,6 @@ class ThresholdsUpdate(msgspec.Struct, frozen=True, kw_only=True):
     view: ThresholdsView
     rescored_count: int
     recomputed_from: date | None
-
-
-def hr_zone_set(*, sport: Sport, thresholds: Thresholds | None) -> ZoneSet | None:
-    """The heart-rate zones an activity of `sport` is scored with (see `Zones`)."""
-    t = thresholds
-    if t is None:
-        return None
-    if t.lthr_bpm is not None:
-        friel = zones.FrielSport.RUN if sport.family is SportFamily.RUN else zones.FrielSport.BIKE
-        return zones.hr_zones_friel(lthr_bpm=t.lthr_bpm, sport=friel)
-    if t.max_hr_bpm is not None and t.rest_hr_bpm is not None:
-        return zones.hr_zones_karvonen(hr_max_bpm=t.max_hr_bpm, hr_rest_bpm=t.rest_hr_bpm)
-    if t.max_hr_bpm is not None:
-        return zones.hr_zones_percent_max(hr_max_bpm=t.max_hr_bpm)
-    return None
-
-
-def power_zone_set(*, sport: Sport, thresholds: Thresholds | None) -> ZoneSet | None:
-    """Coggan's power zones for rides with an FTP (the stored metrics score rides only)."""
-    if thresholds is None or thresholds.ftp_w is None or sport.family is not SportFamily.RIDE:
-        return None
-    return zones.power_zones_coggan(ftp_w=thresholds.ftp_w)
 
 
 def zones_for(thresholds: Thresholds | None) -> Zones:

@@ -38,8 +38,11 @@ from training_analyzer.entrypoints.http.errors import (
     http_exception_handler,
     internal_error_handler,
 )
+from training_analyzer.entrypoints.http.routes import activities as activity_routes
 from training_analyzer.entrypoints.http.routes import admin as admin_routes
 from training_analyzer.entrypoints.http.routes import admin_billing as admin_billing_routes
+from training_analyzer.entrypoints.http.routes import analytics as analytics_routes
+from training_analyzer.entrypoints.http.routes import athletes as athlete_routes
 from training_analyzer.entrypoints.http.routes import auth as auth_routes
 from training_analyzer.entrypoints.http.routes import billing as billing_routes
 from training_analyzer.entrypoints.http.routes import export as export_routes
@@ -149,6 +152,10 @@ def create_app(container: AppContainer, *, manage_container: bool = True) -> Lit
             *usage_routes.ROUTES,
             *export_routes.ROUTES,
             *admin_billing_routes.ROUTES,
+            activity_routes.upload_router(max_upload_bytes=settings.max_upload_bytes),
+            *activity_routes.ROUTES,
+            *athlete_routes.ROUTES,
+            *analytics_routes.ROUTES,
         ],
         dependencies={
             "container": Provide(provide_container, use_cache=True),
