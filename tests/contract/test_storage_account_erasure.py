@@ -12,7 +12,9 @@ DELETE on `users` whose foreign keys cascade. Two checks keep that true as table
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import aiosqlite
@@ -147,14 +149,19 @@ async def _foreign_keys(url: str) -> dict[str, list[tuple[tuple[str, ...], str, 
     return keys
 
 
-def _sql_url(backend: Backend) -> str:
-    if backend.url is None:
-        pytest.skip("the in-memory adapter has no catalog to read")
-    return backend.url
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def migrated_url(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path) -> str:
+    """A migrated database of each SQL dialect (the in-memory adapter has no catalog)."""
+    if request.param == "sqlite":
+        path = tmp_path / "catalog.db"
+        shutil.copyfile(sqlite_template, path)
+        return f"sqlite:///{path}"
+    dsn: str = request.getfixturevalue("postgres_dsn")
+    return dsn
 
 
-async def test_every_table_with_a_user_id_is_erased_with_its_user(backend: Backend) -> None:
-    url = _sql_url(backend)
+async def test_every_table_with_a_user_id_is_erased_with_its_user(migrated_url: str) -> None:
+    url = migrated_url
     owner_tables = await _user_columns(url)
     keys = await _foreign_keys(url)
     assert len(owner_tables) >= 12, owner_tables  # the scan really found the schema
