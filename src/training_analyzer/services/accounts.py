@@ -316,7 +316,7 @@ class AccountService:
                 outcome = _Refused(error=Conflict(REGISTRATION_REFUSED))
             else:
                 await record(uow, Action.REGISTERED, user.id, client, now, method="password")
-                outcome = await self._start_session(uow, user, client, now, method="password")
+                outcome = await self._start_session(uow, user, client, now)
         if isinstance(outcome, _Refused):
             raise outcome.error
         log.info("auth.registered", user_id=user.id, method="password")
@@ -375,7 +375,7 @@ class AccountService:
                     updated = msgspec.structs.replace(fresh, password_hash=rehash, updated_at=now)
                     await uow.users.update(user_id=user.id, user=updated)
             await record(uow, Action.LOGIN_SUCCEEDED, user.id, client, now, method="password")
-            tokens = await self._start_session(uow, user, client, now, method="password")
+            tokens = await self._start_session(uow, user, client, now)
         log.info("auth.login_succeeded", user_id=user.id, method="password")
         return tokens
 
@@ -523,7 +523,7 @@ class AccountService:
                 await record(
                     uow, Action.LOGIN_SUCCEEDED, user.id, client, now, method=str(provider)
                 )
-                tokens = await self._start_session(uow, user, client, now, method=str(provider))
+                tokens = await self._start_session(uow, user, client, now)
                 outcome = SignInResult(
                     tokens=tokens, user_id=user.id, created=created, return_to=flow.return_to
                 )
@@ -767,9 +767,9 @@ class AccountService:
             raise Unauthorized("the refresh token is not valid") from None
 
     async def _start_session(
-        self, uow: SystemUnitOfWork, user: User, client: ClientInfo, now: datetime, *, method: str
+        self, uow: SystemUnitOfWork, user: User, client: ClientInfo, now: datetime
     ) -> TokenPair:
-        del method  # recorded by the caller's audit event
+        """A new session family (a login or sign-in) and its first tokens."""
         return await self._issue(uow, user, client, now, family_id=new_id(), session_id=new_id())
 
     async def _issue(
