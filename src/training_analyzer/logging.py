@@ -112,6 +112,13 @@ def configure_logging(
     handler._training_analyzer = True  # type: ignore[attr-defined]  # marks our handler for reconfiguration
     root.addHandler(handler)
     root.setLevel(numeric)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        logging.getLogger(name).handlers.clear()
-        logging.getLogger(name).propagate = True
+    for name in ("uvicorn", "uvicorn.error"):
+        server_logger = logging.getLogger(name)
+        server_logger.handlers.clear()
+        server_logger.setLevel(logging.NOTSET)  # an earlier uvicorn.run may have set its own
+        server_logger.propagate = True
+    # uvicorn's access line carries the query string (OAuth codes and states live there):
+    # keep it silent; the request middleware logs method, path and status with a request id.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers.clear()
+    access.propagate = False

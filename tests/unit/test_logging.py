@@ -63,3 +63,16 @@ def test_stdlib_loggers_render_as_json_with_redaction() -> None:
     assert entry["logger"] == "uvicorn.error"
     assert entry["level"] == "info"
     assert "pw123" not in entry["event"]
+
+
+def test_uvicorn_access_lines_never_reach_the_log() -> None:
+    import logging
+
+    out = io.StringIO()
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)  # as a prior uvicorn.run leaves it
+    configure_logging(level=LogLevel.INFO, fmt=LogFormat.JSON, stream=out)
+    logging.getLogger("uvicorn.access").info("GET /auth/google/callback?code=abc&state=xyz")
+    logging.getLogger("uvicorn.error").info("server started")
+    text = out.getvalue()
+    assert "code=abc" not in text
+    assert "server started" in text

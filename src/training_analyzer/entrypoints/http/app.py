@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -209,12 +208,6 @@ def app_factory() -> Litestar:
     """uvicorn's factory: settings from the environment, a fresh container per process."""
     settings = load_settings()
     configure_logging(level=settings.log_level, fmt=settings.log_format)
-    # uvicorn's access line carries the query string, and the Google callback's query holds
-    # the authorization code and state: keep it off. The request middleware logs each
-    # request (path without query) with its id instead.
-    access = logging.getLogger("uvicorn.access")
-    access.handlers.clear()
-    access.propagate = False
     return create_app(build_container(settings))
 
 
