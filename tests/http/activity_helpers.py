@@ -71,7 +71,7 @@ def constant_ride(
 
 
 def constant_run(*, start: datetime, seconds: int, speed_m_s: float, hr_bpm: int = 160) -> bytes:
-    """A 1 Hz run at constant speed and heart rate."""
+    """A 1 Hz run at constant speed and heart rate (`seconds` samples)."""
     records = [
         {
             "mesg_num": fitgen.MESG["RECORD"],
@@ -81,18 +81,18 @@ def constant_run(*, start: datetime, seconds: int, speed_m_s: float, hr_bpm: int
             "heart_rate": hr_bpm,
             "cadence": 88,
         }
-        for i in range(seconds + 1)
+        for i in range(seconds)
     ]
     return fitgen.encode(
         [
             fitgen.file_id(when=start),
             *records,
-            fitgen.lap(start=start, seconds=seconds, total_distance=seconds * speed_m_s),
+            fitgen.lap(start=start, seconds=seconds, total_distance=(seconds - 1) * speed_m_s),
             fitgen.session(
                 start=start,
                 seconds=seconds,
                 sport="running",
-                distance_m=seconds * speed_m_s,
+                distance_m=(seconds - 1) * speed_m_s,
                 avg_heart_rate=hr_bpm,
             ),
             fitgen.activity(end=start + timedelta(seconds=seconds), utc_offset_s=0),
