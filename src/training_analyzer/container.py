@@ -76,7 +76,9 @@ async def _open_storage(settings: Settings) -> AsyncIterator[Storage]:
             storage = await SqliteStorage.open(path=location)
             log.info("storage.opened", dialect="sqlite", path=location)
         case _:
-            storage = await PostgresStorage.open(dsn=location)
+            storage = await PostgresStorage.open(
+                dsn=location, app_role=settings.database_app_role or None
+            )
             log.info("storage.opened", dialect="postgres")
     try:
         yield storage

@@ -105,6 +105,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     port: Port = 8000
     workers: Workers = 1
     database_url: str = ""
+    # PostgreSQL: every pooled connection runs SET ROLE to this non-superuser role, so the
+    # row-level-security policies bind even when the login is the schema owner. Empty: no
+    # SET ROLE (the login itself must then be a plain role).
+    database_app_role: str = "training_analyzer_app"
     log_level: LogLevel = LogLevel.INFO
     log_format: LogFormat = LogFormat.AUTO
     # Where browsers reach this service (Google redirect URIs are built from it);
