@@ -1,4 +1,4 @@
-"""The `training-analyzer` command line: serve, migrate, copy-data, users, version.
+"""The `training-analyzer` command line: serve, migrate, copy-data, users, import, pmc, version.
 
 Bad input (a wrong setting, a bad argument, an unreadable URL) prints one clear message and
 exits with status 2; nothing is changed.
@@ -12,6 +12,7 @@ import getpass
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 import structlog
@@ -69,6 +70,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if dialect != "memory":
         applied = asyncio.run(migrate(url))
         log.info("db.migrated", dialect=dialect, applied=len(applied))
+    demo_login = _seed_demo(settings, dialect=dialect)
     base = f"http://{host}:{port}"
     print(
         f"Training Analyzer {__version__} serving on {base}\n"
@@ -77,6 +79,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"  Health:       {base}/health",
         flush=True,
     )
+    if demo_login is not None:
+        print(f"  Demo login:   {demo_login}", flush=True)
     uvicorn.run(
         "training_analyzer.entrypoints.http.app:app_factory",
         factory=True,
@@ -92,6 +96,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server_header=False,
     )
     return EXIT_OK
+
+
+def _seed_demo(settings: Settings, *, dialect: str) -> str | None:
+    """Seed the demo athlete when TA_DEMO_DATA allows; return the login line to print."""
+    if not settings.demo_data:
+        return None
+    if settings.is_production:
+        log.info("demo.skipped", reason="never in production")
+        return None
+    if dialect == "memory":
+        # The server process gets a database of its own: a seed made here would not reach it.
+        log.info("demo.skipped", reason="an in-memory database is not shared with the server")
+        return None
+
+    async def seed() -> tuple[str, bool, int]:
+        async with running(settings, serving=False) as container:
+            demo = await container.demo()
+            login = await demo.seed()
+            return f"{login.email} / {login.password}", login.created, login.activity_count
+
+    line, created, count = asyncio.run(seed())
+    if created:
+        log.info("demo.created", activities=count)
+    return line + ("" if created else " (seeded on an earlier start)")
 
 
 # --- migrate -----------------------------------------------------------------------------
@@ -226,6 +254,157 @@ def cmd_users_create_admin(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- import and pmc ----------------------------------------------------------------------
+
+_IMPORT_SUFFIXES = (".fit", ".gpx", ".tcx", ".zip", ".gz")
+_IMPORT_BATCH = 50
+
+
+def _import_paths(paths: Sequence[str]) -> list[Path]:
+    """The files to import: files as given, folders searched recursively for activity files."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file() and p.name.lower().endswith(_IMPORT_SUFFIXES)
+                )
+            )
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise CliError(f"{raw}: no such file or folder; nothing was imported")
+    if not found:
+        raise CliError("no .fit, .gpx, .tcx or .zip file found; nothing was imported")
+    return found
+
+
+async def _user_id_for(storage: Any, email: str) -> str:
+    """The id of the account with `email`; CliError (exit 2) when there is none."""
+    from training_analyzer.core.identity import normalize_email
+
+    async with storage.system(reason="cli: find the account to act for") as uow:
+        user = await uow.directory.find_user_by_email(email=normalize_email(email))
+    if user is None:
+        raise CliError(f"no account with the email {email}; nothing was changed")
+    account_id: str = user.id
+    return account_id
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Import activity files, folders and zips for a user; exit 2 if any file was refused."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from training_analyzer.services.activities import DuplicateMatch, ImportReport
+
+    settings = _settings()
+    _setup_logging(settings)
+    files = _import_paths(args.paths)
+    url = settings.effective_database_url
+    if parse_database_url(url)[0] != "memory":
+        asyncio.run(migrate(url))
+
+    async def lookup() -> str:
+        async with running(settings, serving=False) as container:
+            return await _user_id_for(await container.storage(), args.user)
+
+    user_id = asyncio.run(lookup())
+
+    async def run(progress: Progress, task: Any) -> list[ImportReport]:
+        reports: list[ImportReport] = []
+        async with running(settings, serving=False) as container:
+            activities = await container.activities()
+            for first in range(0, len(files), _IMPORT_BATCH):
+                chunk = files[first : first + _IMPORT_BATCH]
+                loaded = [(str(p), p.read_bytes()) for p in chunk]
+
+                def advance(name: str, done: int, total: int) -> None:
+                    progress.update(task, advance=1, file=Path(name).name)
+
+                reports.append(
+                    await activities.import_files(
+                        user_id=user_id, files=loaded, on_progress=advance, batch_size=len(loaded)
+                    )
+                )
+        return reports
+
+    console = Console()
+    with Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[file]}"),
+        console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("import", total=len(files), file="")
+        reports = asyncio.run(run(progress, task))
+    items = [a for r in reports for a in r.activities]
+    refused = [f for r in reports for f in r.refused]
+    same_file = sum(1 for a in items if a.match is DuplicateMatch.SAME_FILE)
+    same_workout = sum(1 for a in items if a.match is DuplicateMatch.SAME_WORKOUT)
+    imported = sum(r.imported_count for r in reports)
+    console.print(
+        f"imported {imported} activit{'y' if imported == 1 else 'ies'}; "
+        f"duplicates {same_file + same_workout} ({same_file} already imported, "
+        f"{same_workout} the same workout from another file, stored and linked); "
+        f"refused {len(refused)} file(s)",
+        highlight=False,
+    )
+    for warning in (w for r in reports for w in r.warnings):
+        console.print(f"  warning: {warning}", highlight=False)
+    for item in refused:
+        print(f"  refused {item.file}: {item.reason}", file=sys.stderr)
+    return EXIT_BAD_INPUT if refused else EXIT_OK
+
+
+def cmd_pmc(args: argparse.Namespace) -> int:
+    """Print the performance-management chart (load, CTL, ATL, TSB) of the last N days."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from training_analyzer.services.analytics import FitnessTimeline
+
+    settings = _settings()
+    _setup_logging(settings)
+    url = settings.effective_database_url
+    if parse_database_url(url)[0] != "memory":
+        asyncio.run(migrate(url))
+
+    async def run() -> FitnessTimeline:
+        async with running(settings, serving=False) as container:
+            user_id = await _user_id_for(await container.storage(), args.user)
+            analytics = await container.analytics()
+            return await analytics.fitness_timeline(user_id=user_id, days=args.days)
+
+    timeline = asyncio.run(run())
+    table = Table(
+        "day",
+        "load",
+        "fitness (CTL)",
+        "fatigue (ATL)",
+        "form (TSB)",
+        title=f"Performance management, {timeline.start} to {timeline.end}",
+    )
+    for day in timeline.days:
+        table.add_row(
+            f"{day.day:%a %Y-%m-%d}",
+            f"{day.load:.0f}{'*' if day.estimated else ''}",
+            f"{day.ctl:.1f}",
+            f"{day.atl:.1f}",
+            f"{day.tsb:+.1f}",
+        )
+    console = Console()
+    console.print(table)
+    if any(d.estimated for d in timeline.days):
+        console.print("* part of the day's load is an RPE estimate")
+    return EXIT_OK
+
+
 # --- version -----------------------------------------------------------------------------
 
 
@@ -300,6 +479,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the new account's password from the first line of stdin",
     )
     create_admin.set_defaults(func=cmd_users_create_admin)
+
+    imp = sub.add_parser(
+        "import",
+        help="import FIT/GPX/TCX files, folders (recursively) and zips for a user",
+        description=(
+            "Each file is decoded, checked for duplicates, scored and stored; a summary lists "
+            "what was imported, what was a duplicate and what was refused, with the reason. "
+            "Exits with status 2 when any file was refused (the others are imported)."
+        ),
+    )
+    imp.add_argument("paths", nargs="+", metavar="PATH", help="a file, a folder or a zip")
+    imp.add_argument("--user", required=True, metavar="EMAIL", help="the account to import for")
+    imp.set_defaults(func=cmd_import)
+
+    pmc = sub.add_parser("pmc", help="print the fitness chart (CTL/ATL/TSB) as a table")
+    pmc.add_argument("--user", required=True, metavar="EMAIL", help="the account to show")
+    pmc.add_argument("--days", type=_positive_int, default=90, help="days ending today (90)")
+    pmc.set_defaults(func=cmd_pmc)
 
     ver = sub.add_parser("version", help="print the version")
     ver.set_defaults(func=cmd_version)
