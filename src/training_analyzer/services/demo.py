@@ -39,7 +39,7 @@ import structlog
 from training_analyzer.core.accounts import User
 from training_analyzer.core.activities import Source, Sport
 from training_analyzer.core.athletes import AthleteProfile, Sex, Thresholds
-from training_analyzer.core.errors import Conflict
+from training_analyzer.core.errors import Conflict, InvalidInput
 from training_analyzer.core.metrics.streams import Streams
 from training_analyzer.core.parsed import ParsedActivity, ParsedLap
 from training_analyzer.core.quotas import zone as resolve_zone
@@ -102,9 +102,12 @@ class PlannedSession(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def demo_thresholds(*, end: date, weeks: int = DEMO_WEEKS) -> tuple[Thresholds, ...]:
-    """The demo athlete's dated thresholds: a baseline and the FTP test 12 weeks before `end`."""
+    """The demo athlete's dated thresholds: a baseline and the FTP test 12 weeks before `end`
+    (half-way through plans shorter than 24 weeks)."""
+    if weeks < 1:
+        raise InvalidInput("weeks", f"must be >= 1, got {weeks}")
     first = end - timedelta(weeks=weeks)
-    test_day = end - timedelta(weeks=FTP_TEST_WEEKS_BEFORE_END)
+    test_day = end - timedelta(weeks=min(FTP_TEST_WEEKS_BEFORE_END, weeks // 2))
     return (
         Thresholds(
             effective_from=first,
@@ -131,6 +134,8 @@ def plan_sessions(
 
     Sessions starting after `end` are left out, so nothing is dated in the future.
     """
+    if weeks < 1:
+        raise InvalidInput("weeks", f"must be >= 1, got {weeks}")
     tz = resolve_zone(timezone)
     rng = random.Random(seed)
     last_day = end.astimezone(tz).date()
