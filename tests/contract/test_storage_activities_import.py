@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import msgspec
 import pytest
 
 from tests.contract import storage_builders as make
@@ -15,7 +16,7 @@ from training_analyzer.core.activities import Sport
 from training_analyzer.core.analytics import ActivityBests, PowerBest
 from training_analyzer.core.errors import Forbidden, InvalidInput, NotFound
 from training_analyzer.core.metrics.pace import BestEffort
-from training_analyzer.ports.storage import ActivityLink, Storage
+from training_analyzer.ports.storage import ActivityLink, LoadPoint, Storage
 
 
 async def _activities(storage: Storage, uid: str, n: int) -> list[str]:
@@ -216,3 +217,22 @@ async def test_latest_daily_load_is_the_closest_day_before(storage: Storage) -> 
         last = await uow.daily_loads.latest(user_id=uid, before=date(2030, 1, 1))
         assert last is not None
         assert last.day == date(2024, 5, 9)
+
+
+async def test_load_points_are_the_days_loads_and_flags_in_a_range(storage: Storage) -> None:
+    uid = await make.register(storage)
+    rows = [
+        make.daily_load(uid, date(2024, 5, 1), load=12.5),
+        msgspec.structs.replace(make.daily_load(uid, date(2024, 5, 2), load=0.0), estimated=False),
+        make.daily_load(uid, date(2024, 5, 3), load=99.25),
+    ]
+    async with storage.unit_of_work(user_id=uid) as uow:
+        await uow.daily_loads.upsert(user_id=uid, loads=rows)
+    async with storage.unit_of_work(user_id=uid) as uow:
+        points = await uow.daily_loads.points(
+            user_id=uid, day_from=date(2024, 5, 2), day_to=date(2024, 5, 4)
+        )
+    assert points == [
+        LoadPoint(day=date(2024, 5, 2), load=0.0, estimated=False),
+        LoadPoint(day=date(2024, 5, 3), load=99.25, estimated=True),
+    ]

@@ -302,6 +302,14 @@ class ActivityBestsRepository(Protocol):
         ...
 
 
+class LoadPoint(msgspec.Struct, frozen=True, kw_only=True):
+    """One stored day's load, read without the rest of its row (long charts read thousands)."""
+
+    day: date
+    load: float
+    estimated: bool = False
+
+
 class DailyLoadRepository(Protocol):
     """The acting user's daily training loads (and PMC state) by calendar day."""
 
@@ -319,6 +327,11 @@ class DailyLoadRepository(Protocol):
 
     async def latest(self, *, user_id: str, before: date) -> DailyLoad | None:
         """The stored day closest before `before` (the seed of a recomputation), or None."""
+        ...
+
+    async def points(self, *, user_id: str, day_from: date, day_to: date) -> list[LoadPoint]:
+        """Day, load and estimate flag of the stored days in [`day_from`, `day_to`), oldest
+        first: what a chart needs, without building whole rows."""
         ...
 
 

@@ -19,7 +19,6 @@ from training_analyzer.core.analysis import LoadAnalysis, analyse_training_load
 from training_analyzer.core.analytics import (
     PREDICTION_LOOKBACK_DAYS,
     CalendarYear,
-    DayLoad,
     PersonalRecords,
     RacePredictions,
     SportDistribution,
@@ -28,7 +27,6 @@ from training_analyzer.core.analytics import (
     ZoneSummary,
     calendar_year,
     days_window,
-    fitness_timeline,
     personal_records,
     race_predictions,
     sport_distribution,
@@ -37,6 +35,7 @@ from training_analyzer.core.analytics import (
     zone_summary,
 )
 from training_analyzer.core.errors import InvalidInput, NotFound
+from training_analyzer.core.metrics import load as pmc_model
 from training_analyzer.core.metrics.load import PmcDay
 from training_analyzer.core.quotas import zone as resolve_zone
 from training_analyzer.ports.clock import Clock
@@ -153,7 +152,7 @@ class AnalyticsService:
             chosen = self._today(tz).year if year is None else year
             if isinstance(chosen, bool) or not 1 <= chosen <= 9998:
                 raise InvalidInput("year", f"must be a calendar year, got {chosen!r}")
-            rows = await uow.daily_loads.range(
+            rows = await uow.daily_loads.points(
                 user_id=user_id, day_from=date(chosen, 1, 1), day_to=date(chosen + 1, 1, 1)
             )
         return calendar_year(loads=[(r.day, r.load) for r in rows], year=chosen)
@@ -228,10 +227,9 @@ async def _pmc(
     had no training (imports store every day from the first activity to the import day, and
     days after the last import are rest days until the next one).
     """
-    rows = await uow.daily_loads.range(
+    rows = await uow.daily_loads.points(
         user_id=user_id, day_from=start, day_to=end + timedelta(days=1)
     )
-    seed = prior
     span = (end - start).days + 1
     loads = [0.0] * span
     estimated = [False] * span
@@ -239,13 +237,22 @@ async def _pmc(
         k = (r.day - start).days
         loads[k] = r.load
         estimated[k] = r.estimated
-    daily = [DayLoad(day=start + timedelta(days=k), load=loads[k]) for k in range(span)]
-    timeline = fitness_timeline(
-        daily=daily,
-        initial_ctl=(seed.ctl or 0.0) if seed is not None else 0.0,
-        initial_atl=(seed.atl or 0.0) if seed is not None else 0.0,
+    # The days are consecutive by construction, so the PMC of metrics.load runs on the bare
+    # loads (core.analytics.fitness_timeline would check and wrap each day first: a tenth of
+    # the time of a ten-year chart).
+    points = pmc_model.pmc(
+        daily_loads=loads,
+        initial_ctl=(prior.ctl or 0.0) if prior is not None else 0.0,
+        initial_atl=(prior.atl or 0.0) if prior is not None else 0.0,
     )
-    return [
-        FitnessDay(day=p.day, load=p.load, ctl=p.ctl, atl=p.atl, tsb=p.tsb, estimated=estimated[k])
-        for k, p in enumerate(timeline)
-    ]
+    one_day = timedelta(days=1)
+    day = start
+    out: list[FitnessDay] = []
+    for k, p in enumerate(points):
+        out.append(
+            FitnessDay(
+                day=day, load=p.load, ctl=p.ctl, atl=p.atl, tsb=p.tsb, estimated=estimated[k]
+            )
+        )
+        day += one_day
+    return out

@@ -61,7 +61,12 @@ from training_analyzer.core.pagination import (
     page_limit,
     to_micros,
 )
-from training_analyzer.ports.storage import ActivityLink, SystemUnitOfWork, UnitOfWork
+from training_analyzer.ports.storage import (
+    ActivityLink,
+    LoadPoint,
+    SystemUnitOfWork,
+    UnitOfWork,
+)
 
 _ACTIVITY_CURSOR = "activities"
 _AUDIT_CURSOR = "audit"
@@ -544,6 +549,11 @@ class InMemoryDailyLoadRepository:
             if owner == user_id and day < before
         ]
         return max(earlier, key=lambda d: d.day, default=None)
+
+    async def points(self, *, user_id: str, day_from: date, day_to: date) -> list[LoadPoint]:
+        """Day, load and estimate flag of the days in [day_from, day_to)."""
+        days = await self.range(user_id=user_id, day_from=day_from, day_to=day_to)
+        return [LoadPoint(day=d.day, load=d.load, estimated=d.estimated) for d in days]
 
 
 class InMemoryActivityLinkRepository:

@@ -58,7 +58,7 @@ from training_analyzer.core.pagination import (
     page_limit,
 )
 from training_analyzer.core.tiers import Tier
-from training_analyzer.ports.storage import ActivityLink
+from training_analyzer.ports.storage import ActivityLink, LoadPoint
 
 ACTIVITY_CURSOR = "activities"
 AUDIT_CURSOR = "audit"
@@ -908,6 +908,10 @@ _LOAD_RANGE = Query(
 _LOAD_DELETE_FROM = Query(
     "DELETE FROM daily_loads WHERE user_id = :user_id AND day >= :day_from RETURNING day"
 )
+_LOAD_POINTS = Query(
+    "SELECT day, load, estimated FROM daily_loads "
+    "WHERE user_id = :user_id AND day >= :day_from AND day < :day_to ORDER BY day"
+)
 _LOAD_LATEST = Query(
     f"SELECT {', '.join(_LOAD_COLUMNS)} FROM daily_loads "  # noqa: S608
     "WHERE user_id = :user_id AND day < :before ORDER BY day DESC LIMIT 1"
@@ -965,6 +969,17 @@ class SqlDailyLoadRepository:
         self._scope.check(user_id)
         row = await self._conn.fetchrow(_LOAD_LATEST, {"user_id": user_id, "before": before})
         return None if row is None else _daily_load(self._conn, row)
+
+    async def points(self, *, user_id: str, day_from: date, day_to: date) -> list[LoadPoint]:
+        """Day, load and estimate flag of the days in [day_from, day_to)."""
+        self._scope.check(user_id)
+        params = {"user_id": user_id, "day_from": day_from, "day_to": day_to}
+        rows = await self._conn.fetch(_LOAD_POINTS, params)
+        day, flag = self._conn.day, self._conn.flag
+        return [
+            LoadPoint(day=day(r["day"]), load=float(r["load"]), estimated=flag(r["estimated"]))
+            for r in rows
+        ]
 
 
 # ---------------------------------------------------------------------------------------------
