@@ -75,6 +75,7 @@ DEFAULT_MAX_UPLOAD_BYTES: Final = 25 * 1024 * 1024
 DEFAULT_BATCH_SIZE: Final = 50
 # Stored instants reach at most this far; "every activity from day D on" ends here.
 END_OF_TIME: Final = datetime(9999, 1, 1, tzinfo=UTC)
+_BEGINNING_OF_TIME: Final = datetime(1, 1, 2, tzinfo=UTC)
 
 
 class ImportStatus(enum.StrEnum):
@@ -475,6 +476,44 @@ class ActivityService:
             await _require(uow, user_id, activity_id)
             streams = await uow.streams.get(user_id=user_id, activity_id=activity_id)
         return streams if streams is not None else Streams(time_s=[])
+
+    # --- rebucket ------------------------------------------------------------------------
+
+    async def rebuild_daily_loads(self, *, user_id: str) -> int:
+        """Recompute every daily load, and the local day of every bests record, from scratch.
+
+        For a change of the user's timezone (local days move) or a repair. Returns the number
+        of days written (0 for a user without activities).
+        """
+        now = self._clock.now()
+        async with self._storage.unit_of_work(user_id=user_id) as uow:
+            user = await uow.users.get(user_id=user_id)
+            if user is None:
+                raise NotFound("no such account", user_id=user_id)
+            tz = resolve_zone(user.timezone)
+            await uow.daily_loads.delete_from(user_id=user_id, day_from=date.min)
+            activities = await uow.activities.between(
+                user_id=user_id, start_from=_BEGINNING_OF_TIME, start_to=END_OF_TIME
+            )
+            if not activities:
+                return 0
+            starts = {a.id: a.start_time for a in activities}
+            for bests in await uow.activity_bests.all(user_id=user_id):
+                start = starts.get(bests.activity_id)
+                if start is None:
+                    continue
+                day = _local_date(start, tz)
+                if day != bests.day:
+                    await uow.activity_bests.put(
+                        user_id=user_id, bests=msgspec.structs.replace(bests, day=day)
+                    )
+            return await recompute_daily_loads(
+                uow,
+                user_id=user_id,
+                timezone=user.timezone,
+                from_day=_local_date(activities[0].start_time, tz),
+                today=_local_date(now, tz),
+            )
 
     # --- delete --------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import math
 import random
 from datetime import UTC, date, datetime, timedelta
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -438,3 +439,25 @@ def test_timeline_inputs_are_consecutive_days() -> None:
         fitness_timeline(
             daily=[DayLoad(day=date(2026, 1, 1), load=1.0), DayLoad(day=date(2026, 1, 3), load=1.0)]
         )
+
+
+async def test_a_rebuild_rebuckets_loads_and_bests_in_a_new_timezone() -> None:
+    w = await World().setup()
+    # 23:30 UTC on 1 February: 1 February in UTC, 2 February in Berlin (UTC+1).
+    (activity_id,) = await w.upload("late.fit", ride(datetime(2026, 2, 1, 23, 30, tzinfo=UTC)))
+    assert list(await w.load_by_day()) == [date(2026, 2, 1)]
+    async with w.storage.unit_of_work(user_id=UID) as uow:
+        user = await uow.users.get(user_id=UID)
+        assert user is not None
+        await uow.users.update(
+            user_id=UID, user=msgspec.structs.replace(user, timezone="Europe/Berlin")
+        )
+    written = await w.service.rebuild_daily_loads(user_id=UID)
+    assert list(await w.load_by_day()) == [date(2026, 2, 2)]
+    rows = await w.loads()
+    assert rows[0].day == date(2026, 2, 2)
+    assert written == len(rows) == (date(2026, 3, 2) - date(2026, 2, 2)).days + 1
+    async with w.storage.unit_of_work(user_id=UID) as uow:
+        bests = await uow.activity_bests.get(user_id=UID, activity_id=activity_id)
+    assert bests is not None
+    assert bests.day == date(2026, 2, 2)
