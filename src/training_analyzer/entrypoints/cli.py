@@ -110,15 +110,13 @@ def _seed_demo(settings: Settings, *, dialect: str) -> str | None:
         log.info("demo.skipped", reason="an in-memory database is not shared with the server")
         return None
 
-    async def seed() -> tuple[str, bool, int]:
+    async def seed() -> tuple[str, bool]:
         async with running(settings, serving=False) as container:
             demo = await container.demo()
-            login = await demo.seed()
-            return f"{login.email} / {login.password}", login.created, login.activity_count
+            login = await demo.seed()  # logs demo.seeded when it creates the athlete
+            return f"{login.email} / {login.password}", login.created
 
-    line, created, count = asyncio.run(seed())
-    if created:
-        log.info("demo.created", activities=count)
+    line, created = asyncio.run(seed())
     return line + ("" if created else " (seeded on an earlier start)")
 
 
