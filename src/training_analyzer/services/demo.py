@@ -347,6 +347,8 @@ def generate_activity(session: PlannedSession, *, seed: int) -> ParsedActivity:
         avg_power_w=sum(present_power) / len(present_power) if present_power else None,
         max_power_w=max(present_power) if present_power else None,
         avg_speed_m_s=covered / max(1, t - 1),
+        avg_cadence_rpm=sum(c for c in cadence if c) / max(1, sum(1 for c in cadence if c)),
+        max_speed_m_s=max(v for v in speed if v is not None),
         device_name="Training Analyzer demo generator",
         laps=laps,
         streams=streams,
