@@ -22,6 +22,7 @@ Deleting a canonical activity promotes its earliest imported duplicate (docs/dec
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import hashlib
 import math
@@ -202,7 +203,9 @@ class ActivityService:
         Raises InvalidInput(argument="file") naming the offending file when any part is
         refused; nothing is stored then.
         """
-        pending, warnings = self._decode(inputs=[(filename, data)])
+        # Decoding is CPU work (about 9 ms for an hour of 1 Hz FIT): a worker thread keeps the
+        # event loop answering other requests meanwhile.
+        pending, warnings = await asyncio.to_thread(self._decode, inputs=[(filename, data)])
         return await self._store(user_id=user_id, pending=pending, warnings=warnings)
 
     async def import_files(
@@ -230,7 +233,7 @@ class ActivityService:
             pending: list[PendingActivity] = []
             for name, data in batch:
                 try:
-                    found, notes = self._decode(inputs=[(name, data)])
+                    found, notes = await asyncio.to_thread(self._decode, inputs=[(name, data)])
                 except InvalidInput as exc:
                     refused.append(RefusedFile(file=name, reason=_reason(exc)))
                 else:
@@ -327,16 +330,10 @@ class ActivityService:
                         )
                     )
                     continue
-                streams = complete_streams(item.parsed.streams)
-                day = _local_date(item.parsed.start_time, tz)
-                activity = build_activity(
-                    user_id=user_id,
-                    pending=item,
-                    streams=streams,
-                    profile=profile,
-                    tz=tz,
-                    now=now,
+                activity, streams, bests = await asyncio.to_thread(
+                    prepare_activity, user_id=user_id, pending=item, profile=profile, tz=tz, now=now
                 )
+                day = bests.day
                 window_from, window_to = dedup_window(activity.start_time)
                 nearby = await uow.activities.between(
                     user_id=user_id, start_from=window_from, start_to=window_to
@@ -350,15 +347,7 @@ class ActivityService:
                 await uow.activities.add(user_id=user_id, activity=activity)
                 if streams.time_s:
                     await uow.streams.put(user_id=user_id, activity_id=activity.id, streams=streams)
-                await uow.activity_bests.put(
-                    user_id=user_id,
-                    bests=activity_bests(
-                        activity_id=activity.id,
-                        sport=activity.sport,
-                        day=day,
-                        streams=streams if streams.time_s else None,
-                    ),
-                )
+                await uow.activity_bests.put(user_id=user_id, bests=bests)
                 if canonical is not None or item.multisport_group is not None:
                     await uow.activity_links.put(
                         user_id=user_id,
@@ -592,6 +581,29 @@ def complete_summary(parsed: ParsedActivity, streams: Streams) -> Summary:
         if span > 0:
             changes["avg_speed_m_s"] = summary.distance_m / span
     return msgspec.structs.replace(summary, **changes) if changes else summary
+
+
+def prepare_activity(
+    *,
+    user_id: str,
+    pending: PendingActivity,
+    profile: AthleteProfile | None,
+    tz: ZoneInfo,
+    now: datetime,
+) -> tuple[Activity, Streams, ActivityBests]:
+    """Everything an import computes for one decoded activity: the record with its metrics,
+    the completed streams, and the bests (of the activity's local day)."""
+    streams = complete_streams(pending.parsed.streams)
+    activity = build_activity(
+        user_id=user_id, pending=pending, streams=streams, profile=profile, tz=tz, now=now
+    )
+    bests = activity_bests(
+        activity_id=activity.id,
+        sport=activity.sport,
+        day=_local_date(activity.start_time, tz),
+        streams=streams if streams.time_s else None,
+    )
+    return activity, streams, bests
 
 
 def build_activity(
