@@ -220,6 +220,39 @@ async def test_a_multisport_file_yields_linked_legs(athlete: Athlete) -> None:
     assert detail["multisport_legs"] == ids
 
 
+def _tcx_ride(points: int) -> bytes:
+    """A TCX ride (Garmin Training Center v2) with one lap of 1 s trackpoints at 8 m/s."""
+    track = "".join(
+        f"<Trackpoint><Time>2024-05-01T06:{k // 60:02d}:{k % 60:02d}Z</Time>"
+        f"<DistanceMeters>{8.0 * k}</DistanceMeters>"
+        f"<HeartRateBpm><Value>{130 + k % 10}</Value></HeartRateBpm></Trackpoint>"
+        for k in range(points)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<TrainingCenterDatabase xmlns="http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2">'
+        '<Activities><Activity Sport="Biking"><Id>2024-05-01T06:00:00Z</Id>'
+        f'<Lap StartTime="2024-05-01T06:00:00Z"><TotalTimeSeconds>{points - 1}</TotalTimeSeconds>'
+        f"<DistanceMeters>{8.0 * (points - 1)}</DistanceMeters><Track>{track}</Track></Lap>"
+        "</Activity></Activities></TrainingCenterDatabase>"
+    ).encode()
+
+
+async def test_a_tcx_ride_imports_with_its_lap_and_heart_rate(athlete: Athlete) -> None:
+    response = await athlete.upload("ride.tcx", _tcx_ride(120))
+    assert response.status_code == 201, response.text
+    activity = response.json()["activities"][0]["activity"]
+    assert activity["sport"] == "ride"
+    assert activity["summary"]["duration_s"] == 119
+    assert activity["summary"]["distance_m"] == pytest.approx(8.0 * 119)
+    detail = (await athlete.get(f"/activities/{activity['id']}")).json()
+    assert len(detail["laps"]) == 1
+    streams = (await athlete.get(f"/activities/{activity['id']}/streams")).json()
+    assert streams["hr_bpm"][:3] == [130, 131, 132]
+    # TCX here has no speed: the import derives it from distance (8 m in each second).
+    assert streams["speed_m_s"][1:4] == pytest.approx([8.0, 8.0, 8.0])
+
+
 # --- refusals ------------------------------------------------------------------------------
 
 
