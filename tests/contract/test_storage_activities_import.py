@@ -6,12 +6,14 @@ cascades when an activity or its canonical activity goes, NotFound for foreign r
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 
 import msgspec
 import pytest
 
 from tests.contract import storage_builders as make
+from tests.contract.conftest import Backend
 from training_analyzer.core.activities import Sport
 from training_analyzer.core.analytics import ActivityBests, PowerBest
 from training_analyzer.core.errors import Forbidden, InvalidInput, NotFound
@@ -236,3 +238,35 @@ async def test_load_points_are_the_days_loads_and_flags_in_a_range(storage: Stor
         LoadPoint(day=date(2024, 5, 2), load=0.0, estimated=False),
         LoadPoint(day=date(2024, 5, 3), load=99.25, estimated=True),
     ]
+
+
+async def test_the_load_lock_makes_a_second_unit_of_work_wait(backend: Backend) -> None:
+    uid = await make.register(backend.storage)
+    other = await backend.open_another()
+    order: list[str] = []
+    first_has_lock = asyncio.Event()
+
+    async def first() -> None:
+        async with backend.storage.unit_of_work(user_id=uid) as uow:
+            await uow.daily_loads.lock(user_id=uid)
+            order.append("first locked")
+            first_has_lock.set()
+            await asyncio.sleep(0.2)
+            await uow.daily_loads.upsert(
+                user_id=uid, loads=[make.daily_load(uid, date(2024, 5, 1))]
+            )
+            order.append("first done")
+
+    async def second() -> None:
+        await first_has_lock.wait()
+        async with other.unit_of_work(user_id=uid) as uow:
+            await uow.daily_loads.lock(user_id=uid)
+            order.append("second locked")
+            # Read after the lock: the first unit of work's row is committed and visible.
+            rows = await uow.daily_loads.range(
+                user_id=uid, day_from=date(2024, 1, 1), day_to=date(2025, 1, 1)
+            )
+            order.append(f"second sees {len(rows)}")
+
+    await asyncio.wait_for(asyncio.gather(first(), second()), timeout=10)
+    assert order == ["first locked", "first done", "second locked", "second sees 1"]

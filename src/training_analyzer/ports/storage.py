@@ -334,6 +334,16 @@ class DailyLoadRepository(Protocol):
         first: what a chart needs, without building whole rows."""
         ...
 
+    async def lock(self, *, user_id: str) -> None:
+        """Hold the user's load lock until the unit of work ends.
+
+        A unit of work that changes activities and recomputes loads (import, delete, a new
+        threshold) takes it first, so two of them for one user run one after the other: the
+        second sees the first's activities, for dedup and for its recomputation. Adapters
+        whose units of work already run one at a time (SQLite, in-memory) need do nothing.
+        """
+        ...
+
 
 class SubscriptionRepository(Protocol):
     """The acting user's subscription (one row per user)."""

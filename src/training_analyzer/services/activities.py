@@ -302,6 +302,9 @@ class ActivityService:
         now = self._clock.now()
         results: list[ImportedActivity] = []
         async with self._storage.unit_of_work(user_id=user_id) as uow:
+            # One import, delete or rescoring of a user at a time: a concurrent one would miss
+            # this one's activities in its dedup and overwrite its days with a stale sum.
+            await uow.daily_loads.lock(user_id=user_id)
             user = await uow.users.get(user_id=user_id)
             if user is None:
                 raise NotFound("no such account", user_id=user_id)
@@ -476,6 +479,7 @@ class ActivityService:
         """
         now = self._clock.now()
         async with self._storage.unit_of_work(user_id=user_id) as uow:
+            await uow.daily_loads.lock(user_id=user_id)
             user = await uow.users.get(user_id=user_id)
             if user is None:
                 raise NotFound("no such account", user_id=user_id)
@@ -513,6 +517,7 @@ class ActivityService:
         """
         now = self._clock.now()
         async with self._storage.unit_of_work(user_id=user_id) as uow:
+            await uow.daily_loads.lock(user_id=user_id)
             user = await uow.users.get(user_id=user_id)
             if user is None:
                 raise NotFound("no such account", user_id=user_id)

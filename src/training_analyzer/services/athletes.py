@@ -110,6 +110,7 @@ class AthleteService:
             raise InvalidInput("thresholds", "set at least one threshold value")
         now = self._clock.now()
         async with self._storage.unit_of_work(user_id=user_id) as uow:
+            await uow.daily_loads.lock(user_id=user_id)  # see ActivityService._store
             user = await uow.users.get(user_id=user_id)
             if user is None:
                 raise NotFound("no such account", user_id=user_id)

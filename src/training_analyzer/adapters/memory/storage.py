@@ -555,6 +555,10 @@ class InMemoryDailyLoadRepository:
         days = await self.range(user_id=user_id, day_from=day_from, day_to=day_to)
         return [LoadPoint(day=d.day, load=d.load, estimated=d.estimated) for d in days]
 
+    async def lock(self, *, user_id: str) -> None:
+        """Nothing to take: units of work run one at a time here."""
+        self._tx.user(user_id)
+
 
 class InMemoryActivityLinkRepository:
     """Duplicate and multi-sport links."""

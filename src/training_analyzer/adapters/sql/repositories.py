@@ -912,6 +912,10 @@ _LOAD_POINTS = Query(
     "SELECT day, load, estimated FROM daily_loads "
     "WHERE user_id = :user_id AND day >= :day_from AND day < :day_to ORDER BY day"
 )
+# A transaction-scoped advisory lock per user (released at commit or rollback). The key is a
+# 64-bit hash of a namespaced text, so it cannot collide with the migration lock's key space
+# by accident more often than any two 64-bit hashes do.
+_LOAD_LOCK = Query("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 _LOAD_LATEST = Query(
     f"SELECT {', '.join(_LOAD_COLUMNS)} FROM daily_loads "  # noqa: S608
     "WHERE user_id = :user_id AND day < :before ORDER BY day DESC LIMIT 1"
@@ -980,6 +984,13 @@ class SqlDailyLoadRepository:
             LoadPoint(day=day(r["day"]), load=float(r["load"]), estimated=flag(r["estimated"]))
             for r in rows
         ]
+
+    async def lock(self, *, user_id: str) -> None:
+        """Take the user's load lock until the transaction ends (PostgreSQL only: SQLite units
+        of work hold the database's write lock from their first statement)."""
+        self._scope.check(user_id)
+        if self._conn.dialect == "postgres":
+            await self._conn.fetch(_LOAD_LOCK, {"key": f"training_analyzer:loads:{user_id}"})
 
 
 # ---------------------------------------------------------------------------------------------
