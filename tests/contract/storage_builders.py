@@ -26,9 +26,17 @@ from training_analyzer.core.activities import (
     Summary,
 )
 from training_analyzer.core.athletes import AthleteProfile, Sex, Thresholds
+from training_analyzer.core.billing import (
+    BillingPeriod,
+    SubscriptionChanged,
+    SubscriptionEventKind,
+    apply_subscription_event,
+)
+from training_analyzer.core.billing import SubscriptionStatus as BillingStatus
 from training_analyzer.core.metrics.streams import Streams
 from training_analyzer.core.tiers import Tier
 from training_analyzer.ids import new_id
+from training_analyzer.ports.billing_storage import BillingSubscription
 from training_analyzer.ports.storage import Storage
 
 # Microseconds on purpose: every adapter must keep full datetime precision.
@@ -235,6 +243,38 @@ def audit_event(user_id: str | None, *, at: datetime = T0) -> AuditEvent:
         ip="198.51.100.4",
         details={"reason": "bad_password"},
     )
+
+
+def billing_subscription(user_id: str, *, at: datetime = T0) -> BillingSubscription:
+    """An active Pro subscription of `user_id` as the billing service stores it."""
+    event = SubscriptionChanged(
+        event_id=f"evt_{new_id()}",
+        created=at,
+        kind=SubscriptionEventKind.CREATED,
+        subscription_id=f"sub_{new_id()}",
+        customer_id=f"cus_{user_id}",
+        status=BillingStatus.ACTIVE,
+        price_id="price_pro_month",
+        current_period_end=at + timedelta(days=30),
+        cancel_at_period_end=False,
+        user_id=user_id,
+    )
+    return BillingSubscription(
+        user_id=user_id,
+        state=apply_subscription_event(state=None, event=event),
+        tier=Tier.PRO,
+        period=BillingPeriod.MONTH,
+        updated_at=at,
+    )
+
+
+async def add_billing(storage: Storage, user_id: str) -> None:
+    """Store a payment customer and a subscription for `user_id`."""
+    async with storage.unit_of_work(user_id=user_id) as uow:
+        await uow.billing.add_customer(user_id=user_id, customer_id=f"cus_{user_id}", at=T0)
+        await uow.billing.save_subscription(
+            user_id=user_id, subscription=billing_subscription(user_id), expected_version=0
+        )
 
 
 async def register(storage: Storage, *, email: str | None = None) -> str:

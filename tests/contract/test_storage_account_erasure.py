@@ -54,6 +54,7 @@ async def _fill(storage: Storage, uid: str) -> None:
         await uow.audit.append(user_id=uid, event=make.audit_event(uid))
     async with storage.system(reason="test-fill") as uow:
         await uow.payment_events.record(event=make.payment_event(uid))
+    await make.add_billing(storage, uid)
 
 
 async def _user_columns(url: str) -> dict[str, str]:

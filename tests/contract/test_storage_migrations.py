@@ -31,6 +31,7 @@ EXPECTED = {
         "0001_initial.sql",
         "0003_sign_in_flows_and_rate_limits.sql",
         "0005_activity_links_and_bests.sql",
+        "0007_billing_plans_customers_subscriptions.sql",
     ],
     "postgres": [
         "0001_initial.sql",
@@ -39,6 +40,8 @@ EXPECTED = {
         "0004_sign_in_flows_and_rate_limits_rls.postgres.sql",
         "0005_activity_links_and_bests.sql",
         "0006_activity_links_and_bests_rls.postgres.sql",
+        "0007_billing_plans_customers_subscriptions.sql",
+        "0008_billing_rls.postgres.sql",
     ],
 }
 EXTRA_TABLE = "CREATE TABLE extra_things (user_id TEXT NOT NULL, n INTEGER NOT NULL);\n"

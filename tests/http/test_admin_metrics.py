@@ -50,7 +50,7 @@ async def _buy(
         "/billing/checkout", json={"plan": plan, "period": period}, headers=auth
     )
     assert response.status_code == 201, response.text
-    done = await client.post(response.json()["url"].removeprefix(BASE_URL))
+    done = await client.post(response.json()["url"].removeprefix(BASE_URL), follow_redirects=False)
     assert done.status_code == 303
     subscription = (await client.get("/me/subscription", headers=auth)).json()
     sub_id: str = subscription["subscription_id"]
@@ -154,12 +154,13 @@ async def test_a_limit_that_does_not_fit_its_feature_is_400(
     await register(client, "admin@example.com")
     await _make_admin(db_path, "admin@example.com")
     admin = await _login(client, "admin@example.com")
-    for change in (
+    changes: list[dict[str, Any]] = [
         {"limits": {"data_export": {"type": "capped", "maximum": 3}}},
         {"limits": {"ai_workout_analysis": {"type": "capped", "maximum": 0}}},
         {"limits": {"no_such_feature": {"type": "unlimited"}}},
         {"limits": {}},
-    ):
+    ]
+    for change in changes:
         response = await client.put("/admin/plans/free", json=change, headers=admin)
         assert response.status_code == 400, (change, response.text)
     unknown = await client.put(

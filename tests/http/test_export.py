@@ -29,6 +29,7 @@ from training_analyzer.adapters.sql.migrate import migrate
 from training_analyzer.adapters.sql.postgres import PostgresStorage
 from training_analyzer.adapters.sql.sqlite import SqliteStorage
 from training_analyzer.entrypoints.http.app import create_app
+from training_analyzer.ids import new_id
 from training_analyzer.ports.storage import Storage
 
 PARALLEL = 50
@@ -47,7 +48,9 @@ class World:
             return await SqliteStorage.open(path=target)
         return await PostgresStorage.open(dsn=target, max_size=2)
 
-    async def signed_up(self, email: str) -> tuple[str, dict[str, str]]:
+    async def signed_up(self, name: str) -> tuple[str, dict[str, str]]:
+        # The PostgreSQL schema is shared by the session's tests: emails must not repeat.
+        email = f"{name}-{new_id()}@example.com"
         tokens = await register(self.client, email)
         me = await self.client.get("/me", headers=bearer(tokens["access_token"]))
         return me.json()["id"], bearer(tokens["access_token"])
@@ -58,7 +61,9 @@ class World:
             "/billing/checkout", json={"plan": "pro", "period": "month"}, headers=auth
         )
         assert response.status_code == 201, response.text
-        done = await self.client.post(response.json()["url"].removeprefix(BASE_URL))
+        done = await self.client.post(
+            response.json()["url"].removeprefix(BASE_URL), follow_redirects=False
+        )
         assert done.status_code == 303
 
     async def exports_counted(self, user_id: str) -> int:
@@ -83,13 +88,15 @@ async def world(
         await migrate(url)
     else:
         url = request.getfixturevalue("postgres_dsn")
-    container = make_container(make_settings(db_path, database_url=url), clock)
+    # The PostgreSQL schema (and its rate-limit counters) is shared by the session's tests.
+    settings = make_settings(db_path, database_url=url, register_limit_per_ip=1_000_000)
+    container = make_container(settings, clock)
     async with AsyncTestClient(app=create_app(container), base_url=BASE_URL) as client:
         yield World(client, url)
 
 
 async def test_free_users_get_402_naming_pro_and_nothing_is_counted(world: World) -> None:
-    user_id, auth = await world.signed_up("free@example.com")
+    user_id, auth = await world.signed_up("free")
     responses = await asyncio.gather(
         *(world.client.get("/export", headers=auth) for _ in range(PARALLEL))
     )
@@ -108,7 +115,7 @@ async def test_free_users_get_402_naming_pro_and_nothing_is_counted(world: World
 
 
 async def test_fifty_parallel_pro_exports_are_each_counted_exactly_once(world: World) -> None:
-    user_id, auth = await world.signed_up("pro@example.com")
+    user_id, auth = await world.signed_up("pro")
     await world.upgrade(auth)
     responses = await asyncio.gather(
         *(world.client.get("/export?format=csv", headers=auth) for _ in range(PARALLEL))
@@ -121,7 +128,7 @@ async def test_fifty_parallel_pro_exports_are_each_counted_exactly_once(world: W
 
 
 async def test_the_archive_holds_the_users_data_in_json_and_csv(world: World) -> None:
-    user_id, auth = await world.signed_up("pro@example.com")
+    user_id, auth = await world.signed_up("pro")
     await world.upgrade(auth)
     storage = await world.storage()
     try:
@@ -141,7 +148,8 @@ async def test_the_archive_holds_the_users_data_in_json_and_csv(world: World) ->
     assert {"manifest.json", "account.json", "activities.json", "laps.json"} <= names
     assert f"streams/{ride.id}.json" in names
     (account,) = json.loads(archive.read("account.json"))
-    assert account["email"] == "pro@example.com"
+    assert account["id"] == user_id
+    assert account["email"].startswith("pro-")
     assert "password_hash" not in account
     (activity,) = json.loads(archive.read("activities.json"))
     assert (activity["id"], activity["name"]) == (ride.id, ride.name)
@@ -162,6 +170,6 @@ async def test_the_archive_holds_the_users_data_in_json_and_csv(world: World) ->
 
 
 async def test_an_unknown_format_is_400(world: World) -> None:
-    _, auth = await world.signed_up("pro@example.com")
+    _, auth = await world.signed_up("pro")
     response = await world.client.get("/export?format=xml", headers=auth)
     assert response.status_code == 400

@@ -53,6 +53,7 @@ from training_analyzer.core.athletes import AthleteProfile
 from training_analyzer.core.errors import InvalidInput
 from training_analyzer.core.metrics.streams import Streams
 from training_analyzer.core.pagination import Page
+from training_analyzer.ports.billing_storage import BillingRepository, PlanRepository
 
 
 class UserRepository(Protocol):
@@ -568,6 +569,16 @@ class UnitOfWork(Protocol):
     @property
     def audit(self) -> AuditLog:
         """The audit log."""
+        ...
+
+    @property
+    def plans(self) -> PlanRepository:
+        """Plans and their limits (see `ports.billing_storage`)."""
+        ...
+
+    @property
+    def billing(self) -> BillingRepository:
+        """Payment customers and subscriptions (see `ports.billing_storage`)."""
         ...
 
     async def commit(self) -> None:

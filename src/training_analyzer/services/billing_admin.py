@@ -45,6 +45,7 @@ log = structlog.get_logger(__name__)
 
 _PAYING = frozenset({AccessReason.ACTIVE, AccessReason.GRACE})
 _ACTIVE_WINDOW = timedelta(days=7)
+_INSTANT = timedelta(microseconds=1)  # the storage's time resolution
 
 
 class PlanCount(msgspec.Struct, frozen=True, kw_only=True):
@@ -83,6 +84,12 @@ def month_start_utc(now: datetime) -> datetime:
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
+def _next_month(month_start: datetime) -> datetime:
+    if month_start.month == 12:
+        return month_start.replace(year=month_start.year + 1, month=1)
+    return month_start.replace(month=month_start.month + 1)
+
+
 def _ratio(part: int, whole: int) -> float:
     return 0.0 if whole == 0 else round(part / whole, 6)
 
@@ -112,9 +119,11 @@ class BillingAdminService:
         async with self._storage.system(reason="admin billing metrics") as uow:
             users = await uow.directory.count_users()
             live = await uow.billing.live_subscriptions()
-            churned = await uow.billing.count_ended(since=month_start_utc(now), until=now)
+            month = month_start_utc(now)
+            churned = await uow.billing.count_ended(since=month, until=_next_month(month))
             active_users = await uow.billing.count_active_users(
-                since=now - _ACTIVE_WINDOW, until=now
+                since=now - _ACTIVE_WINDOW,
+                until=now + _INSTANT,  # now itself included
             )
         counts = {p.tier: {"month": 0, "year": 0} for p in plans if p.tier is not Tier.FREE}
         monthly = yearly = 0

@@ -18,6 +18,10 @@ from datetime import date, datetime, timedelta
 
 import msgspec
 
+from training_analyzer.adapters.memory.billing import (
+    InMemoryBillingRepository,
+    InMemoryPlanRepository,
+)
 from training_analyzer.adapters.sql.dialect import Scope
 from training_analyzer.adapters.sql.repositories import check_rate_limit_hit
 from training_analyzer.core.accounts import (
@@ -61,6 +65,8 @@ from training_analyzer.core.pagination import (
     page_limit,
     to_micros,
 )
+from training_analyzer.core.tiers import Plan
+from training_analyzer.ports.billing_storage import BillingSubscription
 from training_analyzer.ports.storage import (
     ActivityLink,
     LoadPoint,
@@ -93,6 +99,9 @@ class _Tables:
     audit: dict[str, AuditEvent] = field(default_factory=dict)
     oidc_flows: dict[str, OidcFlow] = field(default_factory=dict)
     rate_limits: dict[str, RateLimitHit] = field(default_factory=dict)
+    plans: dict[str, Plan] = field(default_factory=dict)
+    billing_customers: dict[str, str] = field(default_factory=dict)
+    billing_subscriptions: dict[tuple[str, str], BillingSubscription] = field(default_factory=dict)
 
     def clone(self) -> _Tables:
         # Values are frozen structs (or bytes/ints), so copying the dicts is a full snapshot.
@@ -207,6 +216,8 @@ class InMemoryUserRepository:
         _drop_owned(t.usage, user_id)
         t.profiles.pop(user_id, None)
         t.subscriptions.pop(user_id, None)
+        t.billing_customers.pop(user_id, None)
+        _drop_owned(t.billing_subscriptions, user_id)
         # Payment and audit records stay, detached (ON DELETE SET NULL).
         for pid, p in list(t.payment_events.items()):
             if p.user_id == user_id:
@@ -949,6 +960,8 @@ class InMemoryUnitOfWork:
         self.subscriptions = InMemorySubscriptionRepository(tx)
         self.usage = InMemoryUsageCounterRepository(tx)
         self.audit = InMemoryAuditLog(tx)
+        self.plans = InMemoryPlanRepository(tx)
+        self.billing = InMemoryBillingRepository(tx)
         self.directory = InMemoryAccountDirectory(tx)
         self.payment_events = InMemoryPaymentEventRepository(tx)
         self.oidc_flows = InMemoryOidcFlowRepository(tx)

@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from training_analyzer.adapters.sql.billing import SqlBillingRepository, SqlPlanRepository
 from training_analyzer.adapters.sql.dialect import Params, Query, Row, Scope, SqlConnection, plain
 from training_analyzer.core.accounts import (
     AuditEvent,
@@ -1532,6 +1533,8 @@ class SqlUnitOfWork:
         self.subscriptions = SqlSubscriptionRepository(conn, scope)
         self.usage = SqlUsageCounterRepository(conn, scope)
         self.audit = SqlAuditLog(conn, scope)
+        self.plans = SqlPlanRepository(conn, scope)
+        self.billing = SqlBillingRepository(conn, scope)
         self.directory = SqlAccountDirectory(conn, scope)
         self.payment_events = SqlPaymentEventRepository(conn, scope)
         self.oidc_flows = SqlOidcFlowRepository(conn, scope)

@@ -224,6 +224,42 @@ TABLES: tuple[Table, ...] = (
         ),
         ("id",),
     ),
+    Table(
+        "plans",
+        (
+            ("id", T),
+            ("name", T),
+            ("rank", N),
+            ("currency", T),
+            ("monthly_price_cents", N),
+            ("yearly_price_cents", N),
+            ("entitlements", T),
+            ("updated_at", TM),
+        ),
+        ("id",),
+    ),
+    Table(
+        "billing_customers",
+        (("user_id", T), ("customer_id", T), ("created_at", TM)),
+        ("user_id",),
+    ),
+    Table(
+        "billing_subscriptions",
+        (
+            ("user_id", T),
+            ("subscription_id", T),
+            ("customer_id", T),
+            ("status", T),
+            ("tier", T),
+            ("period", T),
+            ("ended_at", TM),
+            ("last_event_at", TM),
+            ("state", T),
+            ("version", N),
+            ("updated_at", TM),
+        ),
+        ("user_id", "subscription_id"),
+    ),
 )
 
 # Short-lived rows of the system scope (migration 0003): started sign-ins and rate-limit
