@@ -11,8 +11,10 @@ import pytest
 
 from tests.contract.conftest import Backend
 from tests.contract.storage_builders import activity, session, user
+from training_analyzer.adapters.memory.clock import FakeClock
 from training_analyzer.core.billing import (
     BillingPeriod,
+    PriceCatalog,
     SubscriptionChanged,
     SubscriptionEventKind,
     SubscriptionState,
@@ -20,10 +22,12 @@ from training_analyzer.core.billing import (
     apply_subscription_event,
 )
 from training_analyzer.core.errors import Conflict, Forbidden, NotFound
+from training_analyzer.core.quotas import Denied
 from training_analyzer.core.tiers import Capped, Entitlement, Feature, Plan, Tier, plan_table
 from training_analyzer.ids import new_id
 from training_analyzer.ports.billing_storage import BillingSubscription
 from training_analyzer.ports.storage import Storage
+from training_analyzer.services.gates import FeatureGate, GateDecision
 
 NOW = datetime(2026, 3, 2, 7, 30, 0, 123456, tzinfo=UTC)
 
@@ -368,3 +372,36 @@ async def test_a_rolled_back_unit_of_work_stores_no_billing_rows(storage: Storag
     async with storage.unit_of_work(user_id=user_id) as uow:
         assert await uow.billing.customer_id(user_id=user_id) is None
         assert await uow.billing.subscriptions(user_id=user_id) == []
+
+
+# ---- the feature gate on every backend ------------------------------------------------------
+
+
+async def test_fifty_parallel_gate_uses_grant_exactly_the_free_quota(backend: Backend) -> None:
+    """Free has 5 AI workout analyses a month (core/tiers.py): 50 parallel tries from five
+    app instances (their own pools or connections) get exactly 5 grants and 45 denials."""
+    user_id = await _add_user(backend.storage)
+    clock = FakeClock(NOW)
+    catalog = PriceCatalog(prices=())
+    instances = [backend.storage, *[await backend.open_another() for _ in range(4)]]
+    gates = [
+        FeatureGate(storage=s, clock=clock, catalog=catalog, grace_period_s=0) for s in instances
+    ]
+    await gates[0].ensure_plans()
+
+    async def analyse(n: int) -> GateDecision:
+        return await gates[n % len(gates)].consume(
+            user_id=user_id, feature=Feature.AI_WORKOUT_ANALYSIS
+        )
+
+    decisions = await asyncio.gather(*(analyse(n) for n in range(50)))
+    allowed = [d for d in decisions if d.allowed]
+    denied = [d.decision for d in decisions if isinstance(d.decision, Denied)]
+    assert len(allowed) == 5
+    assert len(denied) == 45
+    assert {(d.used, d.upgrade_to) for d in denied} == {(5, Tier.PRO)}
+    async with backend.storage.unit_of_work(user_id=user_id) as uow:
+        used = await uow.usage.get(
+            user_id=user_id, feature=Feature.AI_WORKOUT_ANALYSIS, window_key="2026-03"
+        )
+    assert used == 5
