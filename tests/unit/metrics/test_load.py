@@ -193,6 +193,21 @@ def test_monotony_and_strain_reject_weeks_without_a_defined_value(week: list[flo
         assert err.value.argument == "daily_loads"
 
 
+@given(st.floats(min_value=0, max_value=1000, allow_nan=False))
+def test_any_week_of_identical_loads_is_refused_not_a_huge_monotony(load: float) -> None:
+    # 82.7187... once gave ~5.8e15: fsum(x)/7 does not always round back to x.
+    for metric in (monotony, strain):
+        with pytest.raises(InvalidInput):
+            metric(daily_loads=[load] * 7)
+
+
+def test_acwr_rolling_validates_days_older_than_its_window() -> None:
+    loads = [math.nan] + [50.0] * 40
+    with pytest.raises(InvalidInput) as err:
+        acwr_rolling(daily_loads=loads)
+    assert err.value.argument == "daily_loads"
+
+
 block_load = st.floats(min_value=0, max_value=500)
 
 

@@ -135,8 +135,8 @@ def acwr_rolling_series(*, daily_loads: Sequence[float]) -> list[float | None]:
 
 def acwr_rolling(*, daily_loads: Sequence[float]) -> float | None:
     """Rolling ACWR of the last day (see `acwr_rolling_series`)."""
+    _check_loads("daily_loads", daily_loads)  # the whole series, not only the last 28 days
     if len(daily_loads) < ACWR_CHRONIC_DAYS:
-        _check_loads("daily_loads", daily_loads)
         return None
     return acwr_rolling_series(daily_loads=daily_loads[-ACWR_CHRONIC_DAYS:])[-1]
 
@@ -196,6 +196,12 @@ def _week_mean_sd(daily_loads: Sequence[float]) -> tuple[float, float]:
             f"need exactly {FOSTER_WEEK_DAYS} daily loads (rest days as 0), got {len(daily_loads)}",
         )
     _check_loads("daily_loads", daily_loads)
+    # Identical loads are tested exactly: fsum(x) / 7 need not round back to x, which would
+    # leave a tiny positive variance and a monotony near 1e15 instead of an error.
+    if max(daily_loads) == min(daily_loads):
+        raise InvalidInput(
+            "daily_loads", "monotony is undefined for a week of identical loads (SD 0)"
+        )
     mean = math.fsum(daily_loads) / FOSTER_WEEK_DAYS
     variance = math.fsum((x - mean) ** 2 for x in daily_loads) / FOSTER_WEEK_DAYS
     if variance <= 0:
