@@ -84,6 +84,20 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
                 f"must be above rest_hr_bpm ({self.rest_hr_bpm}), got {self.max_hr_bpm}",
             )
 
+        # LTHR scores hrTSS against HR reserve: it must lie above rest and not above max,
+        # or every later import for this athlete would fail inside the metrics.
+        if self.lthr_bpm is not None:
+            if self.rest_hr_bpm is not None and self.lthr_bpm <= self.rest_hr_bpm:
+                raise InvalidInput(
+                    "lthr_bpm",
+                    f"must be above rest_hr_bpm ({self.rest_hr_bpm}), got {self.lthr_bpm}",
+                )
+            if self.max_hr_bpm is not None and self.lthr_bpm > self.max_hr_bpm:
+                raise InvalidInput(
+                    "lthr_bpm",
+                    f"must not exceed max_hr_bpm ({self.max_hr_bpm}), got {self.lthr_bpm}",
+                )
+
     def is_empty(self) -> bool:
         """True when no threshold value is set."""
         return all(getattr(self, name) is None for name in THRESHOLD_FIELDS)
