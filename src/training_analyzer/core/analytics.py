@@ -877,7 +877,8 @@ def _power_tss(
     if sport.family is not SportFamily.RIDE or t is None or t.ftp_w is None or samples is None:
         return None
     tss = power.training_stress_score_stream(power_w=samples.power_w, ftp_w=t.ftp_w)
-    if tss is None:
+    # All-zero power is a dead or unpaired meter, not a free ride: let the next model score it.
+    if tss is None or tss <= 0:
         return None
     return LoadSelection(
         load=tss, method=LoadMethod.POWER_TSS, estimated=False, basis=LoadBasis.STREAM
@@ -901,7 +902,8 @@ def _run_tss(
         stress = pace.run_stress(
             speed_m_s=samples.speed_m_s, threshold_pace_s_per_km=threshold, grade=grade
         )
-        if stress is not None:
+        # A zero-speed stream (treadmill without a footpod) says nothing about the effort.
+        if stress is not None and stress.rtss > 0:
             return LoadSelection(
                 load=stress.rtss, method=LoadMethod.RUN_TSS, estimated=False, basis=LoadBasis.STREAM
             )
@@ -909,7 +911,7 @@ def _run_tss(
     speed = summary.avg_speed_m_s
     if summary.distance_m is not None and time_s > 0:
         speed = summary.distance_m / time_s
-    if speed is None or time_s <= 0:
+    if speed is None or speed <= 0 or time_s <= 0:
         return None
     intensity = pace.running_intensity_factor(
         ngp_speed_m_s=speed, threshold_pace_s_per_km=threshold

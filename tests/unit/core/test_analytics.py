@@ -538,6 +538,32 @@ def test_a_ride_without_ftp_falls_back_to_hrtss() -> None:
     assert chosen.load == pytest.approx(100.0, rel=1e-12)
 
 
+def test_a_dead_power_meter_falls_back_to_hrtss_not_zero() -> None:
+    # All-zero power is a missing meter, not a free hour; at LTHR for an hour HRSS is 100.
+    chosen = select_load(
+        sport=Sport.RIDE,
+        summary=Summary(duration_s=3600),
+        streams=steady(3600, power_w=0.0, hr_bpm=170.0),
+        thresholds=THRESHOLDS,
+    )
+    assert chosen is not None
+    assert chosen.method is LoadMethod.HR_TSS
+    assert chosen.load == pytest.approx(100.0, rel=1e-9)
+
+
+@pytest.mark.parametrize("distance_m", [None, 0.0])
+def test_a_treadmill_run_without_speed_falls_back_to_hrtss(distance_m: float | None) -> None:
+    chosen = select_load(
+        sport=Sport.TREADMILL_RUN,
+        summary=Summary(duration_s=3600, distance_m=distance_m),
+        streams=steady(3600, speed_m_s=0.0, hr_bpm=170.0),
+        thresholds=THRESHOLDS,
+    )
+    assert chosen is not None
+    assert chosen.method is LoadMethod.HR_TSS
+    assert chosen.load == pytest.approx(100.0, rel=1e-9)
+
+
 def test_a_run_at_threshold_pace_for_an_hour_scores_100_rtss() -> None:
     # rTSS = hours x (threshold pace / NGP pace)^2 x 100; 240 s/km is 1000/240 m/s.
     chosen = select_load(
