@@ -157,7 +157,21 @@ class Athlete:
                 return count
 
 
-async def new_athlete(client: AsyncTestClient[Litestar]) -> Athlete:
-    """Register a fresh user (unique email) and return their authenticated handle."""
+async def new_athlete(client: AsyncTestClient[Litestar], *, coach: bool = True) -> Athlete:
+    """Register a fresh user (unique email) and return their authenticated handle.
+
+    With `coach` (the default) the user buys Coach through the fake checkout first, so the
+    whole history shows: Free hides activities older than 180 days (docs/billing.md), and the
+    device fixtures are years old.
+    """
     tokens = await register(client, f"athlete-{uuid.uuid4().hex[:12]}@example.com")
-    return Athlete(client, tokens["access_token"])
+    athlete = Athlete(client, tokens["access_token"])
+    if coach:
+        checkout = await client.post(
+            "/billing/checkout", json={"plan": "coach", "period": "month"}, headers=athlete.headers
+        )
+        assert checkout.status_code == 201, checkout.text
+        page = checkout.json()["url"].split("/billing/", 1)[1]
+        paid = await client.post(f"/billing/{page}", follow_redirects=False)
+        assert paid.status_code == 303, paid.text
+    return athlete

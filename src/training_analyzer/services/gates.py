@@ -85,6 +85,15 @@ class GateDecision(msgspec.Struct, frozen=True, kw_only=True):
         return isinstance(self.decision, Allowed)
 
 
+class HistoryWindow(msgspec.Struct, frozen=True, kw_only=True):
+    """What a capped history shows: the last `days` local days, from `first_day` (local) at
+    `start` (UTC); older activities and analytics are hidden, never deleted."""
+
+    days: int
+    first_day: date
+    start: datetime
+
+
 class UsageLine(msgspec.Struct, frozen=True, kw_only=True):
     """One feature in `GET /me/usage`: its limit, what is used, when it resets.
 
@@ -333,6 +342,37 @@ class FeatureGate:
             return await self.history_start_in(
                 uow, user_id=user_id, timezone=user.timezone, now=now
             )
+
+    async def history_window(self, *, user_id: str) -> HistoryWindow | None:
+        """The user's visible history window now, or None when the plan shows everything."""
+        await self.ensure_plans()
+        now = self._clock.now()
+        async with self._storage.unit_of_work(user_id=user_id) as uow:
+            user = await uow.users.get(user_id=user_id)
+            if user is None:
+                raise NotFound("no such account", user_id=user_id)
+            tier = (await self.tier_in(uow, user_id=user_id, now=now)).tier
+            limit = plan_in(await uow.plans.all(), tier).limit(Feature.HISTORY_DAYS)
+        start = history_start_for(limit=limit, now=now, timezone=user.timezone)
+        if start is None or not isinstance(limit, Capped):
+            return None
+        first_day = date.fromisoformat(
+            usage_window(period=Period.DAY, now=start, timezone=user.timezone).key
+        )
+        return HistoryWindow(days=limit.maximum, first_day=first_day, start=start)
+
+    async def require_visible(self, *, user_id: str, activity_id: str) -> None:
+        """Raise NotFound when the activity is older than the user's visible history.
+
+        Hidden looks exactly like absent: an upgrade shows it again, nothing was deleted.
+        """
+        window = await self.history_window(user_id=user_id)
+        if window is None:
+            return
+        async with self._storage.unit_of_work(user_id=user_id) as uow:
+            activity = await uow.activities.get(user_id=user_id, activity_id=activity_id)
+        if activity is not None and activity.start_time < window.start:
+            raise NotFound("no such activity", activity_id=activity_id)
 
     async def usage(self, *, user_id: str) -> UsageReport:
         """Each limit of the user's plan, what is used in its current window, when it resets."""

@@ -34,6 +34,7 @@ from training_analyzer.core.errors import InvalidInput
 from training_analyzer.core.identity import AccessClaims
 from training_analyzer.core.metrics.streams import Streams
 from training_analyzer.core.metrics.zones import ZoneSet
+from training_analyzer.entrypoints.http.routes import history
 from training_analyzer.services.activities import (
     ActivityDetail,
     ActivityView,
@@ -243,6 +244,11 @@ async def list_activities(
 ) -> ActivityPage:
     """Answer one page."""
     activities = await container.activities()
+    visible = await history.window(container, claims.user_id)  # the plan's history limit
+    if visible is not None:
+        if day_to is not None and day_to < visible.first_day:
+            return ActivityPage(items=[], next_cursor=None)
+        day_from = max(day_from or visible.first_day, visible.first_day)
     page = await activities.list_activities(
         user_id=claims.user_id,
         sport=sport,
@@ -267,6 +273,7 @@ async def get_activity(
 ) -> ActivityDetailOut:
     """Answer the activity."""
     activities = await container.activities()
+    await history.require_visible(container, claims.user_id, activity_id)
     detail = await activities.get_activity(user_id=claims.user_id, activity_id=activity_id)
     return _detail_out(detail)
 
@@ -288,6 +295,7 @@ async def get_streams(
 ) -> Streams:
     """Answer the streams."""
     activities = await container.activities()
+    await history.require_visible(container, claims.user_id, activity_id)
     return await activities.get_streams(user_id=claims.user_id, activity_id=activity_id)
 
 

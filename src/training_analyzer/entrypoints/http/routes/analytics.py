@@ -28,6 +28,7 @@ from training_analyzer.core.analytics import (
     ZoneSummary,
 )
 from training_analyzer.core.identity import AccessClaims
+from training_analyzer.entrypoints.http.routes import history
 from training_analyzer.services.analytics import FitnessTimeline, TrainingLoad
 
 _MAX_WEEKS: Final = MAX_WINDOW_DAYS // 7
@@ -66,6 +67,7 @@ async def fitness_timeline(
 ) -> FitnessTimeline:
     """Answer the last `days` days ending today."""
     analytics = await container.analytics()
+    days = history.clamp_days(days, await history.window(container, claims.user_id))
     return await analytics.fitness_timeline(user_id=claims.user_id, days=days)
 
 
@@ -82,6 +84,7 @@ async def weekly_volume(
 ) -> WeeklyVolumeOut:
     """Answer the last `weeks` weeks."""
     analytics = await container.analytics()
+    weeks = history.clamp_weeks(weeks, await history.window(container, claims.user_id))
     volume = await analytics.weekly_volume(user_id=claims.user_id, weeks=weeks, grouping=group_by)
     return WeeklyVolumeOut(grouping=group_by, weeks=volume)
 
@@ -99,6 +102,7 @@ async def sport_distribution(
 ) -> SportDistribution:
     """Answer the shares over the last `weeks` weeks."""
     analytics = await container.analytics()
+    weeks = history.clamp_weeks(weeks, await history.window(container, claims.user_id))
     return await analytics.sport_distribution(
         user_id=claims.user_id, weeks=weeks, grouping=group_by
     )
@@ -116,6 +120,7 @@ async def zones(
 ) -> ZoneSummary:
     """Answer the zone totals over the last `weeks` weeks."""
     analytics = await container.analytics()
+    weeks = history.clamp_weeks(weeks, await history.window(container, claims.user_id))
     return await analytics.zones(user_id=claims.user_id, weeks=weeks)
 
 
@@ -131,7 +136,8 @@ async def calendar(
 ) -> CalendarYear:
     """Answer the year (default: my current year)."""
     analytics = await container.analytics()
-    return await analytics.calendar(user_id=claims.user_id, year=year)
+    calendar = await analytics.calendar(user_id=claims.user_id, year=year)
+    return history.visible_calendar(calendar, await history.window(container, claims.user_id))
 
 
 @get(
@@ -162,7 +168,8 @@ async def records(
 ) -> PersonalRecords:
     """Answer my all-time records."""
     analytics = await container.analytics()
-    return await analytics.records(user_id=claims.user_id)
+    found = await analytics.records(user_id=claims.user_id)
+    return history.visible_records(found, await history.window(container, claims.user_id))
 
 
 @get(
@@ -175,7 +182,9 @@ async def race_predictions(
 ) -> RacePredictionsOut:
     """Answer the predictions, or null without a qualifying effort."""
     analytics = await container.analytics()
-    return RacePredictionsOut(predictions=await analytics.race_predictions(user_id=claims.user_id))
+    predictions = await analytics.race_predictions(user_id=claims.user_id)
+    visible = await history.window(container, claims.user_id)
+    return RacePredictionsOut(predictions=history.visible_prediction(predictions, visible))
 
 
 ROUTES: Final[list[Any]] = [
