@@ -39,6 +39,8 @@ async def test_the_fake_checkout_page_completes_an_upgrade(
     assert done.headers["location"] == f"{BASE_URL}/billing/return?result=success"
     subscription = (await client.get("/me/subscription", headers=auth)).json()
     assert (subscription["plan"], subscription["status"]) == ("pro", "active")
+    # The account's summary follows (GET /me reads the one-row subscription summary).
+    assert (await client.get("/me", headers=auth)).json()["tier"] == "pro"
     # The same session cannot be paid twice.
     again = await client.post(path, follow_redirects=False)
     assert again.status_code == 409

@@ -30,6 +30,8 @@ import structlog
 
 from training_analyzer.core.accounts import AuditEvent
 from training_analyzer.core.accounts import PaymentEvent as PaymentRecord
+from training_analyzer.core.accounts import Subscription as SummaryRow
+from training_analyzer.core.accounts import SubscriptionStatus as SummaryStatus
 from training_analyzer.core.billing import (
     Access,
     AccessReason,
@@ -455,10 +457,47 @@ class BillingService:
         )
         if not saved:
             raise _LostRaceError
+        await self._project(uow, user_id, now)
         if decision is EventDecision.APPLY:
             return WebhookOutcome.APPLIED
         # Stale or after the end: the subscription stays; only the past-due bookkeeping moved.
         return WebhookOutcome.STALE
+
+    async def _project(self, uow: SystemUnitOfWork, user_id: str, now: datetime) -> None:
+        """Keep the one-row `subscriptions` summary (what `GET /me` shows) in step.
+
+        It holds the subscription `effective_access` picks; its `event_at` is the newest event
+        applied to any of the user's subscriptions, so the row's own guard never refuses it.
+        """
+        subscriptions = await uow.billing.subscriptions(user_id=user_id)
+        _, chosen = effective_access(
+            subscriptions, catalog=self._catalog, now=now, grace_period_s=self._grace_s
+        )
+        if chosen is None:
+            return
+        s = chosen.state.subscription
+        await uow.subscriptions.save(
+            user_id=user_id,
+            subscription=SummaryRow(
+                user_id=user_id,
+                tier=chosen.tier or Tier.FREE,
+                status=_SUMMARY_STATUS.get(s.status.value, SummaryStatus.CANCELED),
+                event_at=max(x.state.last_event_created for x in subscriptions),
+                updated_at=now,
+                provider_customer_id=s.customer_id,
+                provider_subscription_id=s.subscription_id,
+                current_period_end=s.current_period_end,
+                cancel_at_period_end=s.cancel_at_period_end,
+            ),
+        )
+
+
+# The summary row speaks the accounts' six statuses: an expired incomplete subscription is
+# over (canceled) and a paused one grants nothing, like unpaid.
+_SUMMARY_STATUS: dict[str, SummaryStatus] = {m.value: m for m in SummaryStatus} | {
+    "incomplete_expired": SummaryStatus.CANCELED,
+    "paused": SummaryStatus.UNPAID,
+}
 
 
 def _customer_of(event: PaymentEvent) -> str | None:
