@@ -13,6 +13,7 @@ from litestar import delete, get, patch
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 
+from training_analyzer.container import AppContainer
 from training_analyzer.core.errors import InvalidInput
 from training_analyzer.core.identity import AccessClaims
 from training_analyzer.services.accounts import AccountService, ClientInfo, Profile, SessionView
@@ -54,16 +55,23 @@ async def patch_me(
     accounts: NamedDependency[AccountService],
     claims: NamedDependency[AccessClaims],
     client: NamedDependency[ClientInfo],
+    container: NamedDependency[AppContainer],
 ) -> Profile:
-    """Apply the change and answer the account."""
+    """Apply the change (a new timezone re-buckets the daily loads) and answer the account."""
     if data.display_name is None and data.timezone is None:
         raise InvalidInput("body", "name at least one of display_name, timezone")
-    return await accounts.update_me(
+    before = await accounts.me(user_id=claims.user_id)
+    profile = await accounts.update_me(
         user_id=claims.user_id,
         display_name=data.display_name,
         timezone=data.timezone,
         client=client,
     )
+    if profile.timezone != before.timezone:
+        # Days and weeks are bucketed in the user's timezone: re-bucket every daily load.
+        activities = await container.activities()
+        await activities.rebuild_daily_loads(user_id=claims.user_id)
+    return profile
 
 
 @delete(
