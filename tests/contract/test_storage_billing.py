@@ -4,6 +4,7 @@ SQLite and PostgreSQL. Prices and limits are the tier table's (core/tiers.py).""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 import msgspec
@@ -12,8 +13,11 @@ import pytest
 from tests.contract.conftest import Backend
 from tests.contract.storage_builders import activity, session, user
 from training_analyzer.adapters.memory.clock import FakeClock
+from training_analyzer.adapters.memory.payments import FakePaymentGateway
 from training_analyzer.core.billing import (
     BillingPeriod,
+    CatalogPrice,
+    CheckoutRequest,
     PriceCatalog,
     SubscriptionChanged,
     SubscriptionEventKind,
@@ -27,6 +31,7 @@ from training_analyzer.core.tiers import Capped, Entitlement, Feature, Plan, Tie
 from training_analyzer.ids import new_id
 from training_analyzer.ports.billing_storage import BillingSubscription
 from training_analyzer.ports.storage import Storage
+from training_analyzer.services.billing import BillingService, WebhookOutcome
 from training_analyzer.services.gates import FeatureGate, GateDecision
 
 NOW = datetime(2026, 3, 2, 7, 30, 0, 123456, tzinfo=UTC)
@@ -405,3 +410,79 @@ async def test_fifty_parallel_gate_uses_grant_exactly_the_free_quota(backend: Ba
             user_id=user_id, feature=Feature.AI_WORKOUT_ANALYSIS, window_key="2026-03"
         )
     assert used == 5
+
+
+# ---- webhooks applied concurrently by several instances ------------------------------------
+
+
+async def _billing_instances(
+    backend: Backend, gateway: FakePaymentGateway, clock: FakeClock
+) -> list[BillingService]:
+    instances = [backend.storage, *[await backend.open_another() for _ in range(4)]]
+    return [
+        BillingService(
+            storage=s,
+            payments=gateway,
+            clock=clock,
+            catalog=_CATALOG,
+            grace_period_s=0,
+            public_base_url="http://127.0.0.1:8000",
+        )
+        for s in instances
+    ]
+
+
+_CATALOG = PriceCatalog(
+    prices=(CatalogPrice(tier=Tier.PRO, period=BillingPeriod.MONTH, price_id="price_pro_m"),)
+)
+
+
+async def test_one_event_delivered_in_parallel_is_applied_once(backend: Backend) -> None:
+    clock = FakeClock(NOW)
+    gateway = FakePaymentGateway(catalog=_CATALOG, webhook_secret="whsec_contract")
+    services = await _billing_instances(backend, gateway, clock)
+    user_id = await _add_user(backend.storage)
+    session = await services[0].start_checkout(
+        user_id=user_id, request=CheckoutRequest(tier=Tier.PRO, period=BillingPeriod.MONTH)
+    )
+    _, created, _ = gateway.complete_checkout(session_id=session.id, now=NOW)
+
+    async def deliver(n: int) -> WebhookOutcome:
+        result = await services[n % len(services)].handle_webhook(
+            payload=created.payload, signature_header=created.signature_header
+        )
+        return result.outcome
+
+    outcomes = await asyncio.gather(*(deliver(n) for n in range(10)))
+    assert sorted(outcomes) == sorted([WebhookOutcome.APPLIED] + [WebhookOutcome.REPLAY] * 9)
+    assert (await services[0].access_of(user_id=user_id)).tier is Tier.PRO
+
+
+async def test_events_of_one_subscription_applied_in_parallel_converge(backend: Backend) -> None:
+    clock = FakeClock(NOW)
+    gateway = FakePaymentGateway(catalog=_CATALOG, webhook_secret="whsec_contract")
+    services = await _billing_instances(backend, gateway, clock)
+    user_id = await _add_user(backend.storage)
+    session = await services[0].start_checkout(
+        user_id=user_id, request=CheckoutRequest(tier=Tier.PRO, period=BillingPeriod.MONTH)
+    )
+    completed, created, paid = gateway.complete_checkout(session_id=session.id, now=NOW)
+    sub_id = json.loads(created.payload)["data"]["object"]["id"]
+    failed, past_due = gateway.fail_renewal(subscription_id=sub_id, now=NOW + timedelta(seconds=1))
+    (deleted,) = gateway.cancel_subscription(subscription_id=sub_id, now=NOW + timedelta(seconds=2))
+    clock.set(NOW + timedelta(seconds=2))
+    hooks = [completed, created, paid, failed, past_due, deleted]
+    await asyncio.gather(
+        *(
+            services[n % len(services)].handle_webhook(
+                payload=h.payload, signature_header=h.signature_header
+            )
+            for n, h in enumerate(hooks)
+        )
+    )
+    view = await services[0].subscription_of(user_id=user_id)
+    assert (view.plan, view.status) == (Tier.FREE, "canceled")
+    async with backend.storage.unit_of_work(user_id=user_id) as uow:
+        (stored,) = await uow.billing.subscriptions(user_id=user_id)
+    assert stored.state.ended
+    assert stored.ended_at == datetime(2026, 3, 2, 7, 30, 2, tzinfo=UTC)  # whole seconds
