@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from structlog.testing import capture_logs
@@ -14,7 +15,9 @@ from structlog.testing import capture_logs
 from tests.http.conftest import BASE_URL, bearer, make_container, make_settings, register
 from training_analyzer.adapters.memory.clock import FakeClock
 from training_analyzer.adapters.memory.payments import FakePaymentGateway
-from training_analyzer.container import AppContainer
+from training_analyzer.container import AppContainer, build_container
+from training_analyzer.core.errors import ConfigurationError
+from training_analyzer.settings import Environment
 
 
 async def test_the_fake_checkout_page_completes_an_upgrade(
@@ -66,3 +69,11 @@ async def test_the_start_up_log_says_the_fake_stands_in(db_path: Path, clock: Fa
         assert any(e["event"] == "billing.fake_payments" for e in logs)
     finally:
         await container.stop()
+
+
+def test_production_refuses_the_fake_payment_provider(db_path: Path) -> None:
+    settings = make_settings(
+        db_path, env=Environment.PRODUCTION, public_base_url="https://api.example.com"
+    )
+    with pytest.raises(ConfigurationError, match="TA_STRIPE_SECRET_KEY"):
+        build_container(settings).payments()

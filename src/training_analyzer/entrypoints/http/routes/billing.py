@@ -179,7 +179,7 @@ def _fake_gateway(container: AppContainer) -> FakePaymentGateway:
 _PAGE: Final = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Fake checkout</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: sans-serif; max-width: 32rem; margin: 3rem auto">
+<body>
 <h1>Fake checkout</h1>
 <p>No payment provider is configured, so this page stands in for Stripe Checkout.
 Confirming sends the same signed webhook events Stripe would to this app.</p>
@@ -243,7 +243,7 @@ async def fake_checkout_complete(
 
 _RETURN_PAGE: Final = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Billing</title></head>
-<body style="font-family: sans-serif; max-width: 32rem; margin: 3rem auto">
+<body>
 <h1>{title}</h1><p>{text}</p></body></html>
 """
 _RETURN_TEXT: Final = {
