@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import pytest
@@ -13,17 +14,19 @@ DAY = date(2026, 1, 1)
 
 
 @pytest.mark.parametrize(
-    ("fields", "argument"),
+    ("make", "argument"),
     [
-        ({"lthr_bpm": 195.0, "max_hr_bpm": 190.0}, "lthr_bpm"),
-        ({"lthr_bpm": 50.0, "rest_hr_bpm": 55.0}, "lthr_bpm"),
-        ({"lthr_bpm": 55.0, "rest_hr_bpm": 55.0}, "lthr_bpm"),
-        ({"max_hr_bpm": 50.0, "rest_hr_bpm": 55.0}, "max_hr_bpm"),
+        (lambda: Thresholds(effective_from=DAY, lthr_bpm=195.0, max_hr_bpm=190.0), "lthr_bpm"),
+        (lambda: Thresholds(effective_from=DAY, lthr_bpm=50.0, rest_hr_bpm=55.0), "lthr_bpm"),
+        (lambda: Thresholds(effective_from=DAY, lthr_bpm=55.0, rest_hr_bpm=55.0), "lthr_bpm"),
+        (lambda: Thresholds(effective_from=DAY, max_hr_bpm=50.0, rest_hr_bpm=55.0), "max_hr_bpm"),
     ],
 )
-def test_contradicting_heart_rates_are_refused(fields: dict[str, float], argument: str) -> None:
+def test_contradicting_heart_rates_are_refused(
+    make: Callable[[], Thresholds], argument: str
+) -> None:
     with pytest.raises(InvalidInput) as err:
-        Thresholds(effective_from=DAY, **fields)
+        make()
     assert err.value.argument == argument
 
 
