@@ -217,6 +217,19 @@ async def test_a_subscription_round_trips_with_its_whole_state(storage: Storage)
     assert stored.state.past_due_since == NOW + timedelta(days=31)
 
 
+async def test_a_subscription_id_of_another_account_is_a_conflict(storage: Storage) -> None:
+    first, second = await _add_user(storage), await _add_user(storage)
+    async with storage.unit_of_work(user_id=first) as uow:
+        assert await uow.billing.save_subscription(
+            user_id=first, subscription=_sub(first, _state()), expected_version=0
+        )
+    with pytest.raises(Conflict):
+        async with storage.unit_of_work(user_id=second) as uow:
+            await uow.billing.save_subscription(
+                user_id=second, subscription=_sub(second, _state()), expected_version=0
+            )
+
+
 async def test_saving_is_compare_and_set_on_the_version(storage: Storage) -> None:
     user_id = await _add_user(storage)
     first = _state()

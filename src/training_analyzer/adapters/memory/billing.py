@@ -96,10 +96,10 @@ class InMemoryBillingRepository:
         key = (user_id, subscription.subscription_id)
         current = t.billing_subscriptions.get(key)
         if expected_version == 0:
-            if current is not None or any(
-                sid == subscription.subscription_id for _, sid in t.billing_subscriptions
-            ):
+            if current is not None:
                 return False
+            if any(sid == subscription.subscription_id for _, sid in t.billing_subscriptions):
+                raise Conflict("duplicate: the subscription id belongs to another account")
             self._tx.require_user_row(user_id)
         elif current is None or current.version != expected_version:
             return False

@@ -131,7 +131,9 @@ _SUB_GET = Query(
 _SUB_INSERT = Query(
     f"INSERT INTO billing_subscriptions ({_SUB_SELECT}) "  # noqa: S608
     f"VALUES ({', '.join(':' + c for c in _SUB_COLUMNS)}) "
-    "ON CONFLICT DO NOTHING RETURNING subscription_id"
+    # Only a lost race on this user's own row is "nothing written"; the same subscription id
+    # under another user violates the UNIQUE constraint and surfaces as Conflict.
+    "ON CONFLICT (user_id, subscription_id) DO NOTHING RETURNING subscription_id"
 )
 _SUB_UPDATE = Query(
     "UPDATE billing_subscriptions SET customer_id = :customer_id, status = :status, "
@@ -240,6 +242,15 @@ class SqlBillingRepository:
                 return await self._conn.fetchrow(_SUB_INSERT, values) is not None
             except NotFound:
                 raise NotFound("no such account", user_id=user_id) from None
+            except Conflict:
+                # A concurrent insert of this same row may trip the UNIQUE(subscription_id)
+                # index before the primary-key arbiter: that is a lost race, not a conflict.
+                mine = await self.get_subscription(
+                    user_id=user_id, subscription_id=subscription.subscription_id
+                )
+                if mine is not None:
+                    return False
+                raise
         row = await self._conn.fetchrow(_SUB_UPDATE, values | {"expected": expected_version})
         return row is not None
 
