@@ -154,13 +154,35 @@ async def connect(path: str) -> aiosqlite.Connection:
     db.row_factory = sqlite3.Row
     try:
         await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        await db.execute("PRAGMA journal_mode = WAL")
+        await _enable_wal(db)
         await db.execute("PRAGMA synchronous = NORMAL")
         await db.execute("PRAGMA foreign_keys = ON")
     except sqlite3.Error as exc:
         await db.close()
         raise translate_sqlite_error(exc) from exc
+    except BaseException:
+        await db.close()
+        raise
     return db
+
+
+async def _enable_wal(db: aiosqlite.Connection) -> None:
+    """Switch a new file to WAL; retry while another connection is switching it at once.
+
+    The switch needs an exclusive lock and SQLite does not run the busy handler for it, so
+    two processes opening a fresh file together would otherwise see "database is locked".
+    WAL is stored in the file: once any connection has switched it, the rest find it set.
+    """
+    deadline = asyncio.get_running_loop().time() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            async with db.execute("PRAGMA journal_mode = WAL") as cursor:
+                await cursor.fetchall()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.02)
 
 
 class SqliteStorage:
