@@ -19,3 +19,16 @@ def test_the_core_example_in_the_readme_runs() -> None:
     assert 49.7 < float(namespace["vdot"]) < 49.9  # type: ignore[arg-type]
     assert len(namespace["series"]) == 4  # type: ignore[arg-type]
     assert float(namespace["trimp"]) > 0  # type: ignore[arg-type]
+
+
+def test_every_setting_is_documented_in_the_readme_and_env_example() -> None:
+    from training_analyzer.settings import PREFIX, Settings
+
+    readme = README.read_text(encoding="utf-8")
+    example = (README.parent / ".env.example").read_text(encoding="utf-8")
+    for field in Settings.__struct_fields__:
+        variable = PREFIX + field.upper()
+        assert f"`{variable}`" in readme, f"{variable} is missing from the README table"
+        assert re.search(rf"^#?\s*{variable}=", example, re.MULTILINE), (
+            f"{variable} is missing from .env.example"
+        )
