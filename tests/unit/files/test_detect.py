@@ -208,6 +208,15 @@ def test_zip_with_lying_header_sizes_is_refused() -> None:
         _expand(bytes(data), "bomb.zip")
 
 
+@pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+def test_zip_members_other_than_deflate_are_refused_before_inflating(method: int) -> None:
+    # One bzip2/LZMA read may inflate gigabytes before any budget check: refuse the method.
+    bomb = _zip({"ride.fit": bytes(8 * MB)}, method=method)
+    assert len(bomb) < 10_000
+    with pytest.raises(InvalidInput, match="compression method other than deflate"):
+        _expand(bomb, "bomb.zip")
+
+
 def test_zip_with_too_many_activity_files_is_refused() -> None:
     members = {f"{i}.fit": b"x" for i in range(6)}
     with pytest.raises(InvalidInput, match="holds 6 activity files; at most 5"):

@@ -126,6 +126,11 @@ class _Budget:
         self.max_bytes = max_bytes
         self.max_ratio = max_ratio
 
+    def check_declared(self, size: int) -> None:
+        """Refuse up front when the archive's own declared sizes exceed the budget."""
+        if size > self.limit:
+            self.take(size)
+
     def take(self, size: int) -> None:
         self.total += size
         if self.total > self.limit:
@@ -240,6 +245,16 @@ def _expand_zip(data: bytes, *, budget: _Budget, max_members: int) -> list[tuple
                 f"the zip archive holds {len(chosen):,} activity files; at most {max_members:,} "
                 "per upload"
             )
+        # Only stored and deflate members: zipfile bounds each deflate read, but a bzip2 or
+        # LZMA read can inflate gigabytes at once, before the budget is checked. The declared
+        # sizes are a cheap first guard (never the only one: they can lie).
+        for info, _ in chosen:
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise _refuse(
+                    f"the zip member {info.filename} uses a compression method other than "
+                    "deflate; re-create the archive with standard (deflate) compression"
+                )
+        budget.check_declared(sum(info.file_size for info, _ in chosen))
         for info, name in chosen:
             try:
                 with archive.open(info) as member:
