@@ -306,14 +306,23 @@ class AppContainer:
     async def accounts(self) -> AccountService:
         """The accounts and identity use cases."""
         if self._accounts is None:
+            storage = await self.storage()
+            # Its own gate (not the billing one): showing a tier needs no payment provider.
+            gate = FeatureGate(
+                storage=storage,
+                clock=self.clock(),
+                catalog=price_catalog(self.settings),
+                grace_period_s=self.settings.billing_grace_period_s,
+            )
             self._accounts = AccountService(
-                storage=await self.storage(),
+                storage=storage,
                 clock=self.clock(),
                 passwords=self.passwords(),
                 access_tokens=self.access_tokens(),
                 refresh_tokens=self.refresh_tokens(),
                 oidc=self.oidc(),
                 policy=auth_policy(self.settings),
+                gate=gate,
             )
         return self._accounts
 

@@ -42,7 +42,6 @@ from training_analyzer.core.accounts import (
     OidcFlow,
     RefreshSession,
     Role,
-    SubscriptionStatus,
     User,
 )
 from training_analyzer.core.errors import (
@@ -69,6 +68,7 @@ from training_analyzer.ports.identity import (
     RefreshTokenFactory,
 )
 from training_analyzer.ports.storage import Storage, SystemUnitOfWork, UnitOfWork
+from training_analyzer.services.gates import FeatureGate
 from training_analyzer.services.rate_limits import (
     RateLimit,
     RateLimiter,
@@ -86,10 +86,6 @@ IP_MAX = 64
 RETURN_TO_MAX = 2048
 SIGN_IN_FLOW_TTL_S = 600
 INVALID_CREDENTIALS = "invalid email or password"
-# Subscription states in which the paid tier is in force (past_due: Stripe is still retrying).
-_PAYING = frozenset(
-    {SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING, SubscriptionStatus.PAST_DUE}
-)
 REGISTRATION_REFUSED = "cannot register with this email address"
 
 
@@ -249,6 +245,7 @@ class AccountService:
         refresh_tokens: RefreshTokenFactory,
         oidc: OidcProvider,
         policy: AuthPolicy,
+        gate: FeatureGate,
     ) -> None:
         self._storage = storage
         self._clock = clock
@@ -257,6 +254,8 @@ class AccountService:
         self._refresh = refresh_tokens
         self._oidc = oidc
         self._policy = policy
+        # The tier shown on /me is the one the gate enforces (grace period included).
+        self._gate = gate
         self._limiter = RateLimiter(storage=storage, clock=clock)
 
     @property
@@ -821,7 +820,7 @@ class AccountService:
         user = await uow.users.get(user_id=user_id)
         if user is None:
             raise Unauthorized("the account no longer exists")
-        subscription = await uow.subscriptions.get(user_id=user_id)
+        access = await self._gate.tier_in(uow, user_id=user_id, now=self._clock.now())
         links = await uow.identities.all(user_id=user_id)
         return Profile(
             id=user.id,
@@ -831,11 +830,7 @@ class AccountService:
             role=user.role,
             email_verified=user.email_verified,
             has_password=user.password_hash is not None,
-            tier=(
-                subscription.tier
-                if subscription is not None and subscription.status in _PAYING
-                else Tier.FREE
-            ),
+            tier=access.tier,
             linked_providers=tuple(link.provider for link in links),
             created_at=user.created_at,
         )

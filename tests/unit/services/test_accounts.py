@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.unit.services import test_billing as billing
 from training_analyzer.adapters.identity.passwords import Argon2PasswordHasher
 from training_analyzer.adapters.identity.tokens import (
     JwtAccessTokenIssuer,
@@ -31,6 +32,7 @@ from training_analyzer.core.errors import (
     RateLimited,
     Unauthorized,
 )
+from training_analyzer.core.tiers import Tier
 from training_analyzer.services.accounts import (
     AccountService,
     AuthPolicy,
@@ -42,6 +44,7 @@ from training_analyzer.services.accounts import (
     origins_of,
 )
 from training_analyzer.services.admin import AdminOutcome, AdminService
+from training_analyzer.services.gates import FeatureGate
 from training_analyzer.services.rate_limits import RateLimit, RateLimiter, RateRule
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -83,6 +86,12 @@ class World:
             ),
             refresh_tokens=SecretsRefreshTokenFactory(),
             oidc=self.oidc,
+            gate=FeatureGate(
+                storage=self.storage,
+                clock=self.clock,
+                catalog=billing.CATALOG,
+                grace_period_s=billing.GRACE_S,
+            ),
             policy=policy
             or AuthPolicy(
                 refresh_token_ttl_s=30 * 86_400,
@@ -401,6 +410,31 @@ async def test_login_is_limited_per_account_before_the_password_is_checked() -> 
     await world.accounts.login(email="x@example.com", password=PASSWORD, client=CLIENT)
     with pytest.raises(RateLimited):
         await world.accounts.login(email="X@example.com", password=PASSWORD, client=CLIENT)
+
+
+# ---- the tier on /me -------------------------------------------------------------------------
+
+
+async def test_me_shows_the_tier_the_gate_grants_through_and_after_the_grace_period() -> None:
+    shop = billing.World()  # billing on fakes, with its own clock and storage
+    accounts = World()
+    accounts.storage, accounts.clock = shop.storage, shop.clock
+    service = accounts.service(accounts.hasher)
+    user_id = await shop.add_user()
+    sub_id = await shop.subscribe(user_id)
+    assert (await service.me(user_id=user_id)).tier is Tier.PRO
+    failed_at = billing.NOW + timedelta(days=31)
+    await shop.deliver(shop.gateway.fail_renewal(subscription_id=sub_id, now=failed_at))
+    shop.clock.set(failed_at + timedelta(seconds=billing.GRACE_S - 1))
+    assert (await service.me(user_id=user_id)).tier is Tier.PRO  # past due, within grace
+    # The grace period is half-open (core.billing.access_for): at its end the user is Free,
+    # although the stored summary row still says past_due on the Pro tier.
+    shop.clock.set(failed_at + timedelta(seconds=billing.GRACE_S))
+    assert (await service.me(user_id=user_id)).tier is Tier.FREE
+    async with shop.storage.unit_of_work(user_id=user_id) as uow:
+        summary = await uow.subscriptions.get(user_id=user_id)
+    assert summary is not None
+    assert (summary.tier, summary.status.value) == (Tier.PRO, "past_due")
 
 
 # ---- validation helpers ---------------------------------------------------------------------
