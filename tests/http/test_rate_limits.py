@@ -3,6 +3,7 @@
 Two app instances over one SQLite file stand for two server processes: the counter is shared,
 so an attacker gains nothing by spreading attempts over instances. A refusal is a 429 problem
 body with Retry-After, and is decided before any password is checked or account created.
+Per account, login counts only failed attempts: a user's own logins never lock them out.
 """
 
 from __future__ import annotations
@@ -73,6 +74,19 @@ async def test_failed_logins_for_one_account_are_limited_across_instances(
     assert await _login(one, "target@example.com", PASSWORD) == 429
     clock.advance(seconds=1)  # the window has ended
     assert await _login(two, "target@example.com", PASSWORD) == 200
+
+
+async def test_successful_logins_do_not_use_the_account_limit(
+    two_instances: tuple[AsyncTestClient[Litestar], AsyncTestClient[Litestar]],
+) -> None:
+    one, two = two_instances
+    await register(one, "owner@example.com")
+    # Three failures per account per 5 minutes; successes are not counted against it.
+    for i in range(6):
+        assert await _login((one, two)[i % 2], "owner@example.com", PASSWORD) == 200
+    for _ in range(3):
+        assert await _login(one, "owner@example.com", "wrong-guess") == 401
+    assert await _login(two, "owner@example.com", PASSWORD) == 429
 
 
 async def test_the_account_limit_does_not_tell_whether_the_account_exists(

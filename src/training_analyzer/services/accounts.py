@@ -325,7 +325,8 @@ class AccountService:
         """Sign in with email and password.
 
         Raises Unauthorized with one generic message for every kind of failure, InvalidInput
-        for a malformed email, RateLimited over the per-IP or per-account limit.
+        for a malformed email, RateLimited over the per-IP limit (every attempt counts) or the
+        per-account limit (only failed attempts count).
         """
         client = client.clipped()
         normalized = normalize_email(email)
@@ -333,13 +334,14 @@ class AccountService:
             raise InvalidInput("password", "must be a string")
         await self._limiter.check(
             action="login",
-            rules=[
-                RateRule(key=ip_key("login", client.ip), limit=self._policy.login_per_ip),
-                RateRule(
-                    key=account_key("login", normalized), limit=self._policy.login_per_account
-                ),
-            ],
+            rules=[RateRule(key=ip_key("login", client.ip), limit=self._policy.login_per_ip)],
         )
+        # Per account only failures use the budget: a success is forgiven below, so nobody is
+        # locked out by their own logins (an attacker's failures still trip it, by design).
+        account_rule = RateRule(
+            key=account_key("login", normalized), limit=self._policy.login_per_account
+        )
+        window_end = await self._limiter.check_failures(action="login", rule=account_rule)
         async with self._storage.system(reason="login-lookup") as uow:
             user = await uow.directory.find_user_by_email(email=normalized)
         # The slow check runs outside any transaction, so it never holds the database.
@@ -374,6 +376,7 @@ class AccountService:
                     updated = msgspec.structs.replace(fresh, password_hash=rehash, updated_at=now)
                     await uow.users.update(user_id=user.id, user=updated)
             await record(uow, Action.LOGIN_SUCCEEDED, user.id, client, now, method="password")
+            await self._limiter.forgive(uow=uow, rule=account_rule, window_end=window_end)
             tokens = await self._start_session(uow, user, client, now)
         log.info("auth.login_succeeded", user_id=user.id, method="password")
         return tokens

@@ -395,21 +395,78 @@ def test_a_rate_limit_needs_positive_numbers(limit: int, window_s: int) -> None:
         RateLimit(limit=limit, window_s=window_s)
 
 
-async def test_login_is_limited_per_account_before_the_password_is_checked() -> None:
-    tight = AuthPolicy(
+def _tight(limit: int) -> AuthPolicy:
+    return AuthPolicy(
         refresh_token_ttl_s=86_400,
         login_per_ip=GENEROUS,
-        login_per_account=RateLimit(limit=1, window_s=60),
+        login_per_account=RateLimit(limit=limit, window_s=60),
         register_per_ip=GENEROUS,
         register_per_account=GENEROUS,
     )
-    world = World(policy=tight)
+
+
+async def test_failed_logins_trip_the_account_limit_before_the_password_is_checked() -> None:
+    world = World(policy=_tight(1))
     await world.accounts.register(
         email="x@example.com", password=PASSWORD, display_name=None, client=CLIENT
     )
-    await world.accounts.login(email="x@example.com", password=PASSWORD, client=CLIENT)
+    with pytest.raises(Unauthorized):
+        await world.accounts.login(email="x@example.com", password="wrong guess", client=CLIENT)
+    # Even the right password is refused now: the limit is decided before any check.
     with pytest.raises(RateLimited):
         await world.accounts.login(email="X@example.com", password=PASSWORD, client=CLIENT)
+
+
+async def test_successful_logins_never_use_the_account_budget() -> None:
+    world = World(policy=_tight(2))
+    await world.accounts.register(
+        email="x@example.com", password=PASSWORD, display_name=None, client=CLIENT
+    )
+    for _ in range(5):  # more successes than the limit, in one window
+        await world.accounts.login(email="x@example.com", password=PASSWORD, client=CLIENT)
+    # The whole budget of two failures is still there.
+    for _ in range(2):
+        with pytest.raises(Unauthorized):
+            await world.accounts.login(email="x@example.com", password="wrong!", client=CLIENT)
+    with pytest.raises(RateLimited) as info:
+        await world.accounts.login(email="x@example.com", password=PASSWORD, client=CLIENT)
+    assert info.value.details["limited_by"] == "account"
+    world.clock.advance(seconds=60)  # the window has ended
+    await world.accounts.login(email="x@example.com", password=PASSWORD, client=CLIENT)
+
+
+async def test_failures_from_many_addresses_still_trip_the_account_limit() -> None:
+    world = World(policy=_tight(3))
+    await world.accounts.register(
+        email="x@example.com", password=PASSWORD, display_name=None, client=CLIENT
+    )
+    for i in range(3):
+        attacker = ClientInfo(ip=f"198.51.100.{i}", user_agent="bot")
+        with pytest.raises(Unauthorized):
+            await world.accounts.login(email="x@example.com", password="guess!", client=attacker)
+    with pytest.raises(RateLimited):
+        await world.accounts.login(
+            email="x@example.com", password=PASSWORD, client=ClientInfo(ip="198.51.100.99")
+        )
+
+
+async def test_concurrent_guesses_cannot_slip_past_the_account_limit() -> None:
+    world = World(policy=_tight(2))
+    await world.accounts.register(
+        email="x@example.com", password=PASSWORD, display_name=None, client=CLIENT
+    )
+    results = await asyncio.gather(
+        *(
+            world.accounts.login(
+                email="x@example.com", password=f"guess {i}", client=ClientInfo(ip=f"10.0.0.{i}")
+            )
+            for i in range(6)
+        ),
+        return_exceptions=True,
+    )
+    # Each attempt is counted before its password is checked, so only two were checked.
+    assert sum(isinstance(r, Unauthorized) for r in results) == 2
+    assert sum(isinstance(r, RateLimited) for r in results) == 4
 
 
 # ---- the tier on /me -------------------------------------------------------------------------
