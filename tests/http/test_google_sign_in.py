@@ -1,9 +1,11 @@
 """Google sign-in through the HTTP routes, with the real authlib adapter against the loopback
 fake Google (tests/fakeservers/oidc.py): discovery, authorize, token with PKCE, JWKS.
 
-Every refusal is a 400 (the state: missing, tampered, replayed, expired) or a 401 (the
-provider's answer: wrong nonce, wrong audience, expired id_token, replayed code, unverified
-email), with a problem body naming the reason, and creates no account, link or session.
+Every refusal is a 400 (the state: missing, tampered, replayed, expired, started in another
+browser; or no sign-in cookie) or a 401 (the provider's answer: wrong nonce, wrong audience,
+expired id_token, replayed code, unverified email), with a problem body naming the reason, and
+creates no account, link or session. The test client keeps cookies as a browser does, so the
+sign-in cookie set at the start comes back at the callback.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from training_analyzer.settings import Secret
 CLIENT_ID = "1234567890-test.apps.googleusercontent.com"
 CLIENT_SECRET = "GOCSPX-test-secret"
 CALLBACK = f"{BASE_URL}/auth/google/callback"
+COOKIE = "ta_oidc"  # the binding cookie's name on a plain-http base URL such as BASE_URL
 
 
 @pytest.fixture(scope="module")
@@ -84,11 +87,20 @@ async def browse(client: AsyncTestClient[Litestar], google: FakeOidcServer) -> C
 
 
 async def finish(
-    client: AsyncTestClient[Litestar], *, code: str | None, state: str | None, **extra: str
+    client: AsyncTestClient[Litestar],
+    *,
+    code: str | None,
+    state: str | None,
+    cookie: str | None = None,
+    **extra: str,
 ) -> tuple[int, dict[str, object]]:
-    """Deliver a callback to the app."""
+    """Deliver a callback to the app (with `cookie` as the sign-in cookie instead of the jar's)."""
     query = {k: v for k, v in {"code": code, "state": state, **extra}.items() if v is not None}
-    response = await client.get(f"/auth/google/callback?{urlencode(query)}", follow_redirects=False)
+    # An explicit Cookie header replaces the jar's (http.cookiejar adds none then).
+    headers = {"Cookie": f"{COOKIE}={cookie}"} if cookie is not None else None
+    response = await client.get(
+        f"/auth/google/callback?{urlencode(query)}", headers=headers, follow_redirects=False
+    )
     body: dict[str, object] = response.json() if response.content else {}
     if response.status_code >= 400:
         assert response.headers["content-type"].startswith("application/problem+json")
@@ -261,11 +273,74 @@ async def test_a_replayed_callback_finds_its_state_spent(
     client: AsyncTestClient[Litestar], google: FakeOidcServer, db_path: Path
 ) -> None:
     callback = await browse(client, google)
+    binding = client.cookies.get(COOKIE)
+    assert binding is not None
     assert (await finish(client, code=callback.code, state=callback.state))[0] == 201
-    status, body = await finish(client, code=callback.code, state=callback.state)
+    assert client.cookies.get(COOKIE) is None  # cleared by the successful callback
+    # Even with the cookie presented again, the state was spent.
+    status, body = await finish(client, code=callback.code, state=callback.state, cookie=binding)
     assert status == 400
     assert body["argument"] == "state"
     assert (await counts(db_path))["refresh_sessions"] == 1
+
+
+async def test_the_start_sets_an_http_only_lax_cookie_confined_to_the_sign_in_paths(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    response = await client.get("/auth/google/login", follow_redirects=False)
+    assert response.status_code == 302
+    cookie = response.headers["set-cookie"]
+    name, _, rest = cookie.partition("=")
+    value, *attributes = [part.strip() for part in rest.split(";")]
+    assert name == COOKIE
+    assert len(value) >= 43  # 256 random bits, URL-safe base64
+    lowered = {a.lower() for a in attributes}
+    assert {"httponly", "path=/auth/google", "samesite=lax", "max-age=600"} <= lowered
+    assert "secure" not in lowered  # a plain-http base URL could not send it back
+
+
+async def test_over_https_the_cookie_is_a_host_prefixed_secure_cookie(
+    db_path: Path, clock: FakeClock
+) -> None:
+    # RFC 6265bis §4.1.3.2: a `__Host-` cookie is Secure, has Path=/ and no Domain.
+    settings = make_settings(db_path, public_base_url="https://api.example.com")
+    await migrate(settings.effective_database_url)
+    app = create_app(make_container(settings, clock))
+    async with AsyncTestClient(app=app, base_url="https://api.example.com") as https_client:
+        response = await https_client.get("/auth/google/login", follow_redirects=False)
+    assert response.status_code == 302
+    name, _, rest = response.headers["set-cookie"].partition("=")
+    lowered = {part.strip().lower() for part in rest.split(";")[1:]}
+    assert name == "__Host-ta_oidc"
+    assert {"secure", "httponly", "path=/", "samesite=lax"} <= lowered
+    assert not any(a.startswith("domain=") for a in lowered)
+
+
+async def test_a_callback_in_another_browser_is_refused_and_creates_nothing(
+    client: AsyncTestClient[Litestar], google: FakeOidcServer, db_path: Path
+) -> None:
+    # Login CSRF (RFC 6749 §10.12): the attacker starts a sign-in, stops at the callback and
+    # has the victim's browser deliver it. The victim's browser has no cookie, or its own.
+    callback = await browse(client, google)
+    started_by = client.cookies.get(COOKIE)
+    assert started_by is not None
+    client.cookies.clear()  # from here on the client is the victim's browser
+    status, body = await finish(client, code=callback.code, state=callback.state)
+    assert (status, body["code"], body["argument"]) == (400, "invalid_input", "cookie")
+    await begin(client)  # the victim's own sign-in in progress: a cookie of its own
+    assert client.cookies.get(COOKIE) not in {None, started_by}
+    status, body = await finish(client, code=callback.code, state=callback.state)
+    assert (status, body["argument"]) == (400, "state")
+    assert google.token_requests == 0  # refused before the code was ever exchanged
+    assert await counts(db_path) == {
+        "users": 0,
+        "linked_identities": 0,
+        "refresh_sessions": 0,
+        "oidc_flows": 2,  # neither flow was spent by the refused callbacks
+    }
+    # The browser that started the sign-in still finishes it.
+    finished = await finish(client, code=callback.code, state=callback.state, cookie=started_by)
+    assert finished[0] == 201
 
 
 @pytest.mark.parametrize(

@@ -233,11 +233,13 @@ class AuditEvent(msgspec.Struct, frozen=True, kw_only=True):
 class OidcFlow(msgspec.Struct, frozen=True, kw_only=True):
     """A started external sign-in, kept server-side until its callback (any instance may finish).
 
-    Keyed by `state_hash`, the SHA-256 hex digest of the `state` the browser carries, so the
-    stored row alone cannot be matched to a callback URL. `code_verifier` never reaches the
-    browser; `nonce` is the copy trusted when checking the ID token; `redirect_uri` is the
-    callback the provider was told (the code exchange must repeat it); `return_to` is where
-    the browser goes after a successful sign-in, if the caller asked for somewhere.
+    Keyed by `state_hash`, a SHA-256 hex digest of the `state` the browser carries together
+    with the browser binding from its sign-in cookie, so the stored row alone cannot be
+    matched to a callback URL and a callback from another browser finds nothing.
+    `code_verifier` never reaches the browser; `nonce` is the copy trusted when checking the ID
+    token; `redirect_uri` is the callback the provider was told (the code exchange must repeat
+    it); `return_to` is where the browser goes after a successful sign-in, if the caller asked
+    for somewhere.
     """
 
     state_hash: str

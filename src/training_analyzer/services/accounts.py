@@ -16,6 +16,11 @@ Choices a caller may ask about (docs/security.md and docs/decisions/0011-0014 sa
   the provider vouches for the email (`email_verified`); if that account's own email was never
   verified, its password is dropped and its sessions revoked, because whoever set them may
   have registered the address before its owner did ("pre-hijacking").
+- **A Google sign-in is bound to the browser that started it** (RFC 6749 §10.12): the start
+  hands back a random browser binding, which the entrypoint keeps in an HttpOnly cookie, and
+  the flow is stored under the digest of state and binding together. A callback is looked up
+  with the binding its request carries, so another browser's callback (login CSRF: an
+  attacker's code and state delivered to a victim) finds no flow and creates nothing.
 - **Refresh tokens rotate on every use**; presenting one already rotated away (or losing a
   race to rotate it) revokes the whole family and is audited as reuse.
 - Times come from the Clock port; ids from `training_analyzer.ids.new_id`.
@@ -26,6 +31,7 @@ from __future__ import annotations
 import enum
 import functools
 import hashlib
+import secrets
 import unicodedata
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -188,6 +194,20 @@ def _sha256(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
+def new_browser_binding() -> str:
+    """A fresh browser binding for an external sign-in: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def _flow_key(state: str, browser_binding: str) -> str:
+    """The stored key of a sign-in flow: the digest of its state and its browser binding.
+
+    Neither value holds whitespace (check_opaque_value), so the newline cannot be forged.
+    Looking the digest up is the comparison: no secret is compared byte by byte in Python.
+    """
+    return _sha256(f"{state}\n{browser_binding}")
+
+
 @functools.cache
 def iana_zones() -> frozenset[str]:
     """The IANA zone names of the bundled tz database (`tzdata`), without "Factory"."""
@@ -257,6 +277,11 @@ class AccountService:
         # The tier shown on /me is the one the gate enforces (grace period included).
         self._gate = gate
         self._limiter = RateLimiter(storage=storage, clock=clock)
+
+    @property
+    def sign_in_flow_ttl_s(self) -> int:
+        """How long a started external sign-in (and its browser binding) stays usable."""
+        return self._policy.sign_in_flow_ttl_s
 
     @property
     def oidc_provider(self) -> IdentityProvider:
@@ -384,15 +409,23 @@ class AccountService:
     # ---- Google (OpenID Connect) sign-in ----------------------------------------------------
 
     async def begin_external_sign_in(
-        self, *, redirect_uri: str, return_to: str | None, client: ClientInfo
+        self,
+        *,
+        redirect_uri: str,
+        return_to: str | None,
+        browser_binding: str,
+        client: ClientInfo,
     ) -> str:
         """Start a sign-in with the configured provider; return the URL to send the browser to.
 
-        State, verifier and nonce are stored server-side for `sign_in_flow_ttl_s`. Raises
+        State, verifier and nonce are stored server-side for `sign_in_flow_ttl_s`, keyed by
+        the state and `browser_binding` (see `new_browser_binding`), which the caller keeps in
+        the browser and presents again at the callback. Raises
         InvalidInput for a `return_to` outside the allowed origins, RateLimited, and
         ExternalServiceError when the provider cannot be reached.
         """
         client = client.clipped()
+        check_opaque_value("browser_binding", browser_binding)
         if return_to is not None:
             self._check_return_to(return_to)
         await self._limiter.check(
@@ -402,7 +435,7 @@ class AccountService:
         request = await self._oidc.begin(redirect_uri=redirect_uri)
         now = self._clock.now()
         flow = OidcFlow(
-            state_hash=_sha256(request.state),
+            state_hash=_flow_key(request.state, browser_binding),
             provider=IdentityProvider(request.provider),
             code_verifier=request.code_verifier,
             nonce=request.nonce,
@@ -421,24 +454,36 @@ class AccountService:
         state: str | None,
         code: str | None,
         error: str | None,
+        browser_binding: str | None,
         client: ClientInfo,
     ) -> SignInResult:
-        """Finish a sign-in from the provider's callback parameters.
+        """Finish a sign-in from the provider's callback parameters and the browser's binding.
 
-        Raises InvalidInput('state') for a missing, unknown, replayed or expired state (400),
-        Unauthorized when the provider refused or its ID token does not verify (401), and
-        ExternalServiceError when the provider cannot be reached. Nothing is created unless
-        every check passes.
+        Raises InvalidInput('state') for a missing, unknown, replayed or expired state, or one
+        started in another browser, InvalidInput('cookie') when the browser presents no
+        binding (400), Unauthorized when the provider refused or its ID token does not verify
+        (401), and ExternalServiceError when the provider cannot be reached. Nothing is
+        created unless every check passes; a flow asked for with the wrong binding stays, so
+        a forged callback cannot spend the browser's own sign-in.
         """
         client = client.clipped()
         if not state:
             raise InvalidInput("state", "missing; start the sign-in again")
         check_opaque_value("state", state)
+        if not browser_binding:
+            raise InvalidInput(
+                "cookie",
+                "the sign-in cookie is missing: finish the sign-in in the browser that started "
+                "it, with cookies enabled",
+            )
+        check_opaque_value("cookie", browser_binding)
         now = self._clock.now()
         async with self._storage.system(reason="external-sign-in-callback") as uow:
-            flow = await uow.oidc_flows.take(state_hash=_sha256(state), now=now)
+            flow = await uow.oidc_flows.take(state_hash=_flow_key(state, browser_binding), now=now)
         if flow is None or flow.provider != self.oidc_provider:
-            raise InvalidInput("state", "unknown, used or expired sign-in; start again")
+            raise InvalidInput(
+                "state", "unknown, used or expired sign-in, or started in another browser"
+            )
         try:
             if error is not None:
                 raise Unauthorized("the provider did not sign you in", reason=error[:64])

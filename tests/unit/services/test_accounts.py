@@ -41,6 +41,7 @@ from training_analyzer.services.accounts import (
     check_display_name,
     check_timezone,
     iana_zones,
+    new_browser_binding,
     origins_of,
 )
 from training_analyzer.services.admin import AdminOutcome, AdminService
@@ -52,6 +53,7 @@ PASSWORD = "correct horse battery"
 CALLBACK = "https://api.example.com/auth/google/callback"
 CLIENT = ClientInfo(ip="203.0.113.9", user_agent="pytest")
 GENEROUS = RateLimit(limit=1000, window_s=60)
+BROWSER = new_browser_binding()  # the binding cookie of the browser that starts sign-ins
 
 
 def _hasher(time_cost: int = 1) -> Argon2PasswordHasher:
@@ -106,7 +108,7 @@ class World:
     async def google(self) -> tuple[str, str]:
         """Begin a sign-in; return the callback's (state, code)."""
         url = await self.accounts.begin_external_sign_in(
-            redirect_uri=CALLBACK, return_to=None, client=CLIENT
+            redirect_uri=CALLBACK, return_to=None, browser_binding=BROWSER, client=CLIENT
         )
         query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
         return query["state"], query["code"]
@@ -114,7 +116,7 @@ class World:
     async def sign_in_with_google(self) -> str:
         state, code = await self.google()
         result = await self.accounts.complete_external_sign_in(
-            state=state, code=code, error=None, client=CLIENT
+            state=state, code=code, error=None, browser_binding=BROWSER, client=CLIENT
         )
         return result.user_id
 
@@ -186,7 +188,7 @@ async def test_an_account_linked_to_another_google_subject_is_not_linked_again(
     state, code = await world.google()
     with pytest.raises(Conflict):
         await world.accounts.complete_external_sign_in(
-            state=state, code=code, error=None, client=CLIENT
+            state=state, code=code, error=None, browser_binding=BROWSER, client=CLIENT
         )
     async with world.storage.system(reason="test") as uow:
         assert await uow.directory.count_users() == 1
@@ -209,7 +211,7 @@ async def test_a_disabled_account_cannot_sign_in_either_way(world: World) -> Non
     state, code = await world.google()
     with pytest.raises(Unauthorized):
         await world.accounts.complete_external_sign_in(
-            state=state, code=code, error=None, client=CLIENT
+            state=state, code=code, error=None, browser_binding=BROWSER, client=CLIENT
         )
     async with world.storage.unit_of_work(user_id=uid) as uow:
         assert await uow.sessions.list_active(user_id=uid, now=NOW) != []  # old ones stay
@@ -223,8 +225,40 @@ async def test_a_flow_of_another_provider_is_refused(world: World) -> None:
     other.oidc = FakeOidcProvider(provider_name="fake")
     service = other.service(world.hasher)
     with pytest.raises(InvalidInput) as info:
-        await service.complete_external_sign_in(state=state, code=code, error=None, client=CLIENT)
+        await service.complete_external_sign_in(
+            state=state, code=code, error=None, browser_binding=BROWSER, client=CLIENT
+        )
     assert info.value.argument == "state"
+
+
+async def test_a_callback_from_another_browser_finds_no_flow_and_leaves_it_usable(
+    world: World,
+) -> None:
+    state, code = await world.google()
+    with pytest.raises(InvalidInput) as info:
+        await world.accounts.complete_external_sign_in(
+            state=state, code=code, error=None, browser_binding=new_browser_binding(), client=CLIENT
+        )
+    assert info.value.argument == "state"
+    async with world.storage.system(reason="test") as uow:
+        assert await uow.directory.count_users() == 0
+    # The forged callback did not spend the flow: the browser that started it still finishes.
+    await world.accounts.complete_external_sign_in(
+        state=state, code=code, error=None, browser_binding=BROWSER, client=CLIENT
+    )
+    async with world.storage.system(reason="test") as uow:
+        assert await uow.directory.count_users() == 1
+
+
+async def test_a_callback_without_a_binding_is_refused_naming_the_cookie(world: World) -> None:
+    state, code = await world.google()
+    with pytest.raises(InvalidInput) as info:
+        await world.accounts.complete_external_sign_in(
+            state=state, code=code, error=None, browser_binding=None, client=CLIENT
+        )
+    assert info.value.argument == "cookie"
+    async with world.storage.system(reason="test") as uow:
+        assert await uow.directory.count_users() == 0
 
 
 # ---- refresh and logout ---------------------------------------------------------------------

@@ -7,21 +7,35 @@ Bodies are JSON in snake_case, decoded into structs that refuse unknown fields, 
 from __future__ import annotations
 
 from typing import Annotated, Any, Final
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import msgspec
-from litestar import Response, get, post
+from litestar import Request, Response, get, post
+from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from litestar.response import Redirect
 
 from training_analyzer.container import AppContainer
-from training_analyzer.services.accounts import AccountService, ClientInfo, TokenPair
+from training_analyzer.services.accounts import (
+    AccountService,
+    ClientInfo,
+    TokenPair,
+    new_browser_binding,
+)
 
 # Auth bodies are a few hundred bytes; 16 KiB leaves room for a 1024-character password in
 # any encoding and refuses anything else before it is parsed.
 AUTH_BODY_MAX_BYTES: Final = 16_384
 CALLBACK_PATH: Final = "/auth/google/callback"
+# The cookie binding a Google sign-in to the browser that started it (RFC 6749 §10.12). Over
+# https it is a `__Host-` cookie (Secure, Path=/, no Domain: no sibling host or plain-http
+# page can set or replace it). A `__Host-` cookie must be Secure, which a plain-http
+# development server cannot deliver, so there it has a plain name, confined to the sign-in
+# paths. HttpOnly either way, and SameSite=Lax: the provider's redirect back is a top-level
+# GET navigation, which Lax lets through.
+BINDING_COOKIE_HTTPS: Final = "__Host-ta_oidc"
+BINDING_COOKIE_HTTP: Final = "ta_oidc"
 
 EmailField = Annotated[str, msgspec.Meta(min_length=1, max_length=320)]
 PasswordField = Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
@@ -56,6 +70,24 @@ class TokenResponse(msgspec.Struct, frozen=True, kw_only=True):
     token_type: str
     expires_in: int
     refresh_token: str
+
+
+def _binding_cookie(container: AppContainer, value: str, max_age: int) -> Cookie:
+    """The browser-binding cookie for this deployment's public base URL (max_age 0 clears)."""
+    base = urlsplit(container.settings.effective_public_base_url)
+    if base.scheme == "https":
+        name, path, secure = BINDING_COOKIE_HTTPS, "/", True
+    else:
+        name, path, secure = BINDING_COOKIE_HTTP, base.path.rstrip("/") + "/auth/google", False
+    return Cookie(
+        key=name,
+        value=value,
+        max_age=max_age,
+        path=path,
+        secure=secure,
+        httponly=True,
+        samesite="lax",
+    )
 
 
 def _tokens(pair: TokenPair) -> TokenResponse:
@@ -122,7 +154,9 @@ async def login(
         "Redirects the browser to Google (or, without TA_GOOGLE_CLIENT_ID outside production, "
         "straight to the callback through the development stand-in). `return_to`, on an "
         "allowed origin, is where the callback sends the browser with the tokens in the URL "
-        "fragment; without it the callback answers the tokens as JSON."
+        "fragment; without it the callback answers the tokens as JSON. Sets an HttpOnly "
+        "cookie (`__Host-ta_oidc` over https, `ta_oidc` on plain-http development) that "
+        "binds the sign-in to this browser; the callback requires it."
     ),
     exclude_from_auth=True,
     security=[{}],
@@ -136,10 +170,12 @@ async def google_login(
 ) -> Redirect:
     """Store a new sign-in flow and redirect to the provider."""
     callback = container.settings.effective_public_base_url + CALLBACK_PATH
+    binding = new_browser_binding()
     url = await accounts.begin_external_sign_in(
-        redirect_uri=callback, return_to=return_to, client=client
+        redirect_uri=callback, return_to=return_to, browser_binding=binding, client=client
     )
-    return Redirect(url, status_code=302)
+    cookie = _binding_cookie(container, binding, accounts.sign_in_flow_ttl_s)
+    return Redirect(url, status_code=302, cookies=[cookie])
 
 
 @get(
@@ -147,16 +183,20 @@ async def google_login(
     tags=["auth"],
     summary="Finish 'Sign in with Google'",
     description=(
-        "The provider redirects here. A missing, replayed, tampered or expired `state` is 400; "
-        "a refused code or an ID token that does not verify (issuer, audience, expiry, nonce, "
-        "unverified email) is 401. Nothing is created unless every check passes."
+        "The provider redirects here. A missing, replayed, tampered or expired `state`, or "
+        "one started in another browser, is 400 (`argument: state`); no sign-in cookie is 400 "
+        "(`argument: cookie`); a refused code or an ID token that does not verify (issuer, "
+        "audience, expiry, nonce, unverified email) is 401. Nothing is created unless every "
+        "check passes. A successful sign-in clears the cookie."
     ),
     exclude_from_auth=True,
     security=[{}],
     status_code=200,
 )
 async def google_callback(
+    request: Request[Any, Any, Any],
     accounts: NamedDependency[AccountService],
+    container: NamedDependency[AppContainer],
     client: NamedDependency[ClientInfo],
     # `state` is a reserved Litestar parameter name; the query key is still "state".
     oauth_state: Annotated[str | None, QueryParameter(name="state", max_length=2048)] = None,
@@ -164,15 +204,24 @@ async def google_callback(
     error: Annotated[str | None, QueryParameter(max_length=256)] = None,
 ) -> Response[Any]:
     """Exchange the code, sign the user in (creating or linking the account), answer tokens."""
+    # A refusal leaves the cookie to expire with its flow: a forged callback must not be able
+    # to cancel the sign-in this browser has in progress.
+    cleared = _binding_cookie(container, "", 0)
     result = await accounts.complete_external_sign_in(
-        state=oauth_state, code=code, error=error, client=client
+        state=oauth_state,
+        code=code,
+        error=error,
+        browser_binding=request.cookies.get(cleared.key),
+        client=client,
     )
     tokens = _tokens(result.tokens)
     if result.return_to is None:
-        return Response(tokens, status_code=201 if result.created else 200)
+        return Response(tokens, status_code=201 if result.created else 200, cookies=[cleared])
     # The fragment never reaches a server (RFC 3986 §3.5), so the tokens stay in the browser.
     fragment = urlencode(msgspec.structs.asdict(tokens))
-    return Redirect(f"{result.return_to.split('#', 1)[0]}#{fragment}", status_code=302)
+    return Redirect(
+        f"{result.return_to.split('#', 1)[0]}#{fragment}", status_code=302, cookies=[cleared]
+    )
 
 
 @post(
