@@ -26,7 +26,7 @@ import pytest
 from training_analyzer.adapters.memory.storage import InMemoryStorage
 from training_analyzer.adapters.sql.migrate import migrate
 from training_analyzer.adapters.sql.postgres import APP_ROLE, PostgresStorage
-from training_analyzer.adapters.sql.schema import TABLES
+from training_analyzer.adapters.sql.schema import TABLES, TRANSIENT_TABLES
 from training_analyzer.adapters.sql.sqlite import SqliteStorage
 from training_analyzer.ports.storage import Storage
 
@@ -146,7 +146,9 @@ class Backend:
 
 
 async def _truncate(dsn: str) -> None:
-    names = ", ".join(t.name for t in TABLES)
+    # Every table, the transient ones (sign-in flows, rate-limit windows) included, so no
+    # test sees another's counters.
+    names = ", ".join(t.name for t in (*TABLES, *TRANSIENT_TABLES))
     await _admin_execute(dsn, f"TRUNCATE {names} CASCADE")
 
 
