@@ -25,6 +25,7 @@ from training_analyzer.core.activities import (
     Sport,
     Summary,
 )
+from training_analyzer.core.analytics import ActivityBests
 from training_analyzer.core.athletes import AthleteProfile, Sex, Thresholds
 from training_analyzer.core.billing import (
     BillingPeriod,
@@ -37,7 +38,7 @@ from training_analyzer.core.metrics.streams import Streams
 from training_analyzer.core.tiers import Tier
 from training_analyzer.ids import new_id
 from training_analyzer.ports.billing_storage import BillingSubscription
-from training_analyzer.ports.storage import Storage
+from training_analyzer.ports.storage import ActivityLink, Storage
 
 # Microseconds on purpose: every adapter must keep full datetime precision.
 T0 = datetime(2024, 5, 1, 6, 30, 15, 123456, tzinfo=UTC)
@@ -272,9 +273,39 @@ async def add_billing(storage: Storage, user_id: str) -> None:
     """Store a payment customer and a subscription for `user_id`."""
     async with storage.unit_of_work(user_id=user_id) as uow:
         await uow.billing.add_customer(user_id=user_id, customer_id=f"cus_{user_id}", at=T0)
-        await uow.billing.save_subscription(
+        saved = await uow.billing.save_subscription(
             user_id=user_id, subscription=billing_subscription(user_id), expected_version=0
         )
+        assert saved, "the billing subscription was not stored"
+
+
+async def fill_every_table(storage: Storage, user_id: str) -> None:
+    """One row of every user-owned kind for `user_id` (erasure and RLS tests walk them all).
+
+    A new user-owned table gets its row here, once, and both suites cover it.
+    """
+    ride = activity(user_id)
+    async with storage.unit_of_work(user_id=user_id) as uow:
+        await uow.activities.add(user_id=user_id, activity=ride)
+        await uow.streams.put(user_id=user_id, activity_id=ride.id, streams=streams(30))
+        await uow.activity_links.put(
+            user_id=user_id,
+            link=ActivityLink(activity_id=ride.id, multisport_group="g", multisport_index=0),
+        )
+        await uow.activity_bests.put(
+            user_id=user_id,
+            bests=ActivityBests(activity_id=ride.id, day=date(2024, 5, 1), sport=ride.sport),
+        )
+        await uow.sessions.add(user_id=user_id, session=session(user_id))
+        await uow.identities.link(user_id=user_id, identity=identity(user_id))
+        await uow.athletes.save(user_id=user_id, profile=profile(user_id))
+        await uow.daily_loads.upsert(user_id=user_id, loads=[daily_load(user_id, date(2024, 5, 1))])
+        await uow.subscriptions.save(user_id=user_id, subscription=subscription(user_id))
+        await uow.usage.consume(user_id=user_id, feature="f", window_key="w", limit=5)
+        await uow.audit.append(user_id=user_id, event=audit_event(user_id))
+    async with storage.system(reason="test-fill") as uow:
+        await uow.payment_events.record(event=payment_event(user_id))
+    await add_billing(storage, user_id)
 
 
 async def register(storage: Storage, *, email: str | None = None) -> str:

@@ -13,7 +13,6 @@ DELETE on `users` whose foreign keys cascade. Two checks keep that true as table
 from __future__ import annotations
 
 import shutil
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -24,37 +23,9 @@ import pytest
 from tests.contract import storage_builders as make
 from tests.contract.conftest import Backend
 from training_analyzer.adapters.sql import parse_database_url
-from training_analyzer.core.analytics import ActivityBests
-from training_analyzer.ports.storage import ActivityLink, Storage
 
 # ON DELETE actions that leave no row naming a deleted user.
 _ERASING_ACTIONS = {"CASCADE", "SET NULL"}
-
-
-async def _fill(storage: Storage, uid: str) -> None:
-    """One row of every kind for `uid`."""
-    ride = make.activity(uid)
-    async with storage.unit_of_work(user_id=uid) as uow:
-        await uow.activities.add(user_id=uid, activity=ride)
-        await uow.streams.put(user_id=uid, activity_id=ride.id, streams=make.streams(30))
-        await uow.activity_links.put(
-            user_id=uid,
-            link=ActivityLink(activity_id=ride.id, multisport_group="g", multisport_index=0),
-        )
-        await uow.activity_bests.put(
-            user_id=uid,
-            bests=ActivityBests(activity_id=ride.id, day=date(2024, 5, 1), sport=ride.sport),
-        )
-        await uow.sessions.add(user_id=uid, session=make.session(uid))
-        await uow.identities.link(user_id=uid, identity=make.identity(uid))
-        await uow.athletes.save(user_id=uid, profile=make.profile(uid))
-        await uow.daily_loads.upsert(user_id=uid, loads=[make.daily_load(uid, date(2024, 5, 1))])
-        await uow.subscriptions.save(user_id=uid, subscription=make.subscription(uid))
-        await uow.usage.consume(user_id=uid, feature="f", window_key="w", limit=5)
-        await uow.audit.append(user_id=uid, event=make.audit_event(uid))
-    async with storage.system(reason="test-fill") as uow:
-        await uow.payment_events.record(event=make.payment_event(uid))
-    await make.add_billing(storage, uid)
 
 
 async def _user_columns(url: str) -> dict[str, str]:
@@ -190,8 +161,8 @@ async def test_deleting_an_account_leaves_no_row_naming_it(backend: Backend) -> 
     storage = backend.storage
     victim = await make.register(storage)
     bystander = await make.register(storage)
-    await _fill(storage, victim)
-    await _fill(storage, bystander)
+    await make.fill_every_table(storage, victim)
+    await make.fill_every_table(storage, bystander)
     async with storage.unit_of_work(user_id=victim) as uow:
         assert await uow.users.delete(user_id=victim)
     async with storage.unit_of_work(user_id=victim) as uow:

@@ -7,7 +7,6 @@ connection (as the non-superuser application role) to show what the database its
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import date
 from typing import Any
 
 import asyncpg
@@ -16,8 +15,7 @@ import pytest
 from tests.contract import storage_builders as make
 from training_analyzer.adapters.sql.postgres import APP_ROLE, PostgresStorage
 from training_analyzer.adapters.sql.schema import TABLES, TRANSIENT_TABLES
-from training_analyzer.core.analytics import ActivityBests
-from training_analyzer.ports.storage import ActivityLink, Storage
+from training_analyzer.ports.storage import Storage
 
 
 @pytest.fixture(params=[pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -43,28 +41,7 @@ def _raw(uow: Any) -> asyncpg.Connection[Any]:
 
 async def _tenant_with_everything(storage: Storage) -> str:
     uid = await make.register(storage)
-    ride = make.activity(uid)
-    async with storage.unit_of_work(user_id=uid) as uow:
-        await uow.activities.add(user_id=uid, activity=ride)
-        await uow.streams.put(user_id=uid, activity_id=ride.id, streams=make.streams(10))
-        await uow.activity_links.put(
-            user_id=uid,
-            link=ActivityLink(activity_id=ride.id, multisport_group="g", multisport_index=0),
-        )
-        await uow.activity_bests.put(
-            user_id=uid,
-            bests=ActivityBests(activity_id=ride.id, day=date(2024, 5, 1), sport=ride.sport),
-        )
-        await uow.sessions.add(user_id=uid, session=make.session(uid))
-        await uow.identities.link(user_id=uid, identity=make.identity(uid))
-        await uow.athletes.save(user_id=uid, profile=make.profile(uid))
-        await uow.daily_loads.upsert(user_id=uid, loads=[make.daily_load(uid, date(2024, 5, 1))])
-        await uow.subscriptions.save(user_id=uid, subscription=make.subscription(uid))
-        await uow.usage.consume(user_id=uid, feature="f", window_key="w", limit=5)
-        await uow.audit.append(user_id=uid, event=make.audit_event(uid))
-    async with storage.system(reason="stripe-webhook") as uow:
-        await uow.payment_events.record(event=make.payment_event(uid))
-    await make.add_billing(storage, uid)
+    await make.fill_every_table(storage, uid)
     return uid
 
 
