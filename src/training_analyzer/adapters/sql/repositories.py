@@ -1064,6 +1064,14 @@ class SqlSubscriptionRepository:
         except NotFound:
             raise NotFound("no such account", user_id=user_id) from None
         except Conflict:
+            # Two first saves for this user can race: the loser may trip the unique
+            # customer-id index before the user_id arbiter. Its own row now exists, so the
+            # upsert takes the update path; only a customer id of another account conflicts.
+            if await self.get(user_id=user_id) is not None:
+                try:
+                    return await self._conn.fetchrow(_SUBSCRIPTION_SAVE, values) is not None
+                except Conflict:
+                    pass
             raise Conflict(
                 "another account has this payment customer id",
                 provider_customer_id=subscription.provider_customer_id,
